@@ -1,0 +1,52 @@
+"""A frozen encoder: differentiable preprocessing, backbone, pooled features."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .spec import LOADERS, EncoderSpec, freeze
+
+
+def preprocess(x: torch.Tensor, spec: EncoderSpec) -> torch.Tensor:
+    """Map generator output in [0, 1] (N, C, H, W) to the encoder's native input, differentiably.
+
+    Grey images are repeated to the encoder's channel count; the resize is bicubic with antialias
+    (or the spec's mode); then the encoder's own mean/std normalisation.
+    """
+    if x.shape[1] != spec.in_channels:
+        if x.shape[1] != 1:
+            raise ValueError(f"encoder '{spec.name}' takes {spec.in_channels} channels, got {x.shape[1]}")
+        x = x.expand(-1, spec.in_channels, -1, -1)
+    if x.shape[-1] != spec.input_size or x.shape[-2] != spec.input_size:
+        antialias = spec.resize in ("bicubic", "bilinear")
+        x = F.interpolate(x, size=(spec.input_size, spec.input_size), mode=spec.resize,
+                          align_corners=False if spec.resize != "nearest" else None, antialias=antialias)
+    mean = torch.tensor(spec.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
+
+
+class Encoder(nn.Module):
+    """phi: images in [0, 1] -> pooled features [N, spec.dim]; parameters frozen."""
+
+    def __init__(self, spec: EncoderSpec, backbone: nn.Module):
+        super().__init__()
+        self.spec = spec
+        self.backbone = freeze(backbone)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(preprocess(x, self.spec))
+
+    def train(self, mode: bool = True):  # frozen: always in eval mode
+        return super().train(False)
+
+
+def build_encoder(spec: EncoderSpec, weights: str | None = None) -> Encoder:
+    """Build a spec's backbone through its registered loader and wrap it."""
+    try:
+        loader = LOADERS[spec.loader]
+    except KeyError:
+        raise KeyError(f"encoder '{spec.name}': no loader '{spec.loader}' registered") from None
+    return Encoder(spec, loader(spec, weights))
