@@ -1,0 +1,30 @@
+"""iRDM reproduction pipeline: every table and figure of the paper, from scratch.
+
+    snakemake --cores all                     # = reproduce_all, mini scale (config/config.yaml)
+    snakemake --cores all fig3                # one artifact
+    snakemake -n --configfile config/paper.yaml reproduce_all
+"""
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+rule reproduce_all:
+    """Every artifact of the artifact table and the VERIFY page."""
+    input:
+        ALL_ARTIFACT_FILES,
+        f"{RES}/VERIFY.md",
+    default_target: True
+
+
+include: "workflow/rules/toy.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/report.smk"

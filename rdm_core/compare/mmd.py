@@ -1,0 +1,231 @@
+"""Kernel MMD: the exact biased estimator, the Nystrom bundle, the iRDM loss and RFF-MMD (SPEC 1.2, 2.3).
+
+The iRDM loss of one encoder is ``repulsion(g) - 2 attraction(g) + k_rr`` with an exact biased
+within-batch repulsion and a Nystrom kernel-mean attraction toward a reference frozen in a bundle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .kernels import rbf
+
+
+def repulsion(g: Tensor, sigma: float) -> Tensor:
+    """Biased within-set kernel mean ``(1/N^2) sum_{i,i'} k(g_i, g_i')``, diagonal included."""
+    return rbf(g, g, sigma).mean()
+
+
+def cross_mean(g: Tensor, r: Tensor, sigma: float) -> Tensor:
+    """Mean cross kernel ``mean_{i,j} k(g_i, r_j)``."""
+    return rbf(g, r, sigma).mean()
+
+
+def mmd2_exact(g: Tensor, r: Tensor, sigma: float) -> Tensor:
+    """Biased squared MMD (V-statistic) between two samples."""
+    return repulsion(g, sigma) - 2.0 * cross_mean(g, r, sigma) + repulsion(r, sigma)
+
+
+def _nearest(x: Tensor, centroids: Tensor, chunk: int = 8192) -> Tensor:
+    """Index of the nearest centroid of every row, in row chunks."""
+    half_sq = 0.5 * (centroids * centroids).sum(1)
+    return torch.cat([torch.addmm(half_sq, x[s:s + chunk], centroids.T, alpha=-1.0).argmin(1)
+                      for s in range(0, x.shape[0], chunk)])
+
+
+def kmeans(x: Tensor, k: int, iters: int = 20, seed: int = 0) -> Tensor:
+    """Lloyd's k-means from ``k`` seeded random rows; an empty cluster keeps its centroid."""
+    x = x.detach()
+    if k > x.shape[0]:
+        raise ValueError(f"k-means with k={k} needs at least k rows, got {x.shape[0]}")
+    gen = torch.Generator().manual_seed(seed)
+    centroids = x[torch.randperm(x.shape[0], generator=gen)[:k].to(x.device)].clone()
+    for _ in range(iters):
+        assign = _nearest(x, centroids)
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled].unsqueeze(1).to(x.dtype)
+    return centroids
+
+
+@dataclass
+class NystromBundle:
+    """Frozen Nystrom reference of one encoder: landmarks ``Z [M, d]``, weights ``alpha [M]``,
+    bandwidth ``sigma`` and the data-data constant ``k_rr``."""
+
+    Z: Tensor
+    alpha: Tensor
+    sigma: float
+    k_rr: float
+
+    def to_tensors(self) -> dict[str, Tensor]:
+        return {"Z": self.Z.contiguous(), "alpha": self.alpha.contiguous(),
+                "sigma": torch.tensor(self.sigma, dtype=torch.float64),
+                "k_rr": torch.tensor(self.k_rr, dtype=torch.float64)}
+
+    @classmethod
+    def from_tensors(cls, d: dict[str, Tensor]) -> "NystromBundle":
+        return cls(Z=d["Z"], alpha=d["alpha"], sigma=float(d["sigma"]), k_rr=float(d["k_rr"]))
+
+
+def _kernel_row_sums(a: Tensor, b: Tensor, sigma: float, chunk: int) -> Tensor:
+    """``sum_j k(a_i, b_j)`` for every row of ``a``, in float64, streaming ``b`` in row chunks."""
+    a = a.to(torch.float64)
+    total = torch.zeros(a.shape[0], dtype=torch.float64, device=a.device)
+    for s in range(0, b.shape[0], chunk):
+        total += rbf(a, b[s:s + chunk].to(a), sigma).sum(1)
+    return total
+
+
+def build_nystrom_bundle(ref: Tensor, sigma: float, n_landmarks: int = 4096, seed: int = 0,
+                         iters: int = 20, fit_n: int = 200_000, chunk: int = 50_000,
+                         k_rr_n: int = 100_000, landmarks: Tensor | None = None) -> NystromBundle:
+    """Build the frozen attraction reference (SPEC 1.2).
+
+    Landmarks are k-means centroids fitted on a seeded random subsample of ``fit_n`` rows unless
+    ``landmarks`` is given. ``alpha = (K_ZZ + 1e-6 I)^{-1} mu_Zr`` with ``mu_Zr`` streamed over the
+    full ``ref`` in chunks of ``chunk`` rows; ``k_rr`` is the biased kernel mean of the first
+    ``k_rr_n`` rows, streamed with the same memory as one ``mu_Zr`` chunk. Float64 inside, fp32 out.
+    """
+    ref = ref.detach()
+    if landmarks is None:
+        gen = torch.Generator().manual_seed(seed)
+        fit = ref[torch.randperm(ref.shape[0], generator=gen)[:fit_n].to(ref.device)]
+        landmarks = kmeans(fit, n_landmarks, iters=iters, seed=seed)
+    z = landmarks.detach().to(device=ref.device, dtype=torch.float64)
+    k_zz = rbf(z, z, sigma) + 1e-6 * torch.eye(z.shape[0], dtype=torch.float64, device=z.device)
+    chol = torch.linalg.cholesky(k_zz)
+    mu_zr = _kernel_row_sums(z, ref, sigma, chunk) / ref.shape[0]
+    alpha = torch.cholesky_solve(mu_zr.unsqueeze(1), chol).squeeze(1)
+    head = ref[:k_rr_n]
+    rr_chunk = max(1, chunk * z.shape[0] // head.shape[0])
+    k_rr = _kernel_row_sums(head, head, sigma, rr_chunk).sum() / head.shape[0] ** 2
+    return NystromBundle(Z=z.float(), alpha=alpha.float(), sigma=float(sigma), k_rr=float(k_rr))
+
+
+def attraction(g: Tensor, bundle: NystromBundle) -> Tensor:
+    """Nystrom estimate of ``mean_{i,j} k(g_i, r_j)``: ``mean_i k(g_i, Z) @ alpha``."""
+    z, alpha = bundle.Z.to(g), bundle.alpha.to(g)
+    return (rbf(g, z, bundle.sigma) @ alpha).mean()
+
+
+def _gauss_(x: Tensor, y: Tensor, hx: Tensor, hy: Tensor, gamma: float) -> Tensor:
+    """Kernel block ``exp(-gamma ||x_i - y_j||^2)`` built in place in one buffer from
+    ``hx = -gamma |x|^2`` and ``hy = -gamma |y|^2`` (no autograd; for the closed-form loss)."""
+    out = torch.addmm(hy.unsqueeze(0), x, y.T, alpha=2.0 * gamma)
+    return out.add_(hx.unsqueeze(1)).clamp_max_(0.0).exp_()
+
+
+def _irdm_terms(g: Tensor, z: Tensor, alpha: Tensor, sigma: float, chunk: int | None,
+                want_grad: bool) -> tuple[Tensor, Tensor | None]:
+    """``repulsion - 2 attraction`` and, if asked, its closed-form gradient with respect to ``g``.
+
+    With ``K = k(g, g)``, ``s = K 1``, ``C = k(g, Z)`` and ``a = C alpha``, the gradient is
+        4 gamma / N^2 (K g - s * g)  +  4 gamma / N (a * g - (C * alpha) Z).
+    The repulsion Gram is symmetric, so only blocks on and above the diagonal are formed and an
+    off-diagonal block feeds both its row block and its column block (row sums and ``K g``).
+    Rows are processed in blocks of ``chunk`` (all at once when ``None``): memory O(N x chunk).
+    """
+    n = g.shape[0]
+    gamma = 0.5 / sigma ** 2
+    shift = g.mean(0)  # distances are translation invariant; centring limits fp32 cancellation
+    gc, zc = g - shift, z - shift
+    hg, hz = -gamma * (gc * gc).sum(1), -gamma * (zc * zc).sum(1)
+    step = n if chunk is None else max(1, int(chunk))
+    blocks = [(s, min(s + step, n)) for s in range(0, n, step)]
+    row_sum = torch.zeros_like(hg)
+    att = torch.empty_like(hg)
+    k_g = torch.zeros_like(gc) if want_grad else None
+    c_z = torch.empty_like(gc) if want_grad else None
+    for b, (i0, i1) in enumerate(blocks):
+        gi = gc[i0:i1]
+        c = _gauss_(gi, zc, hg[i0:i1], hz, gamma)
+        att[i0:i1] = c @ alpha
+        if want_grad:
+            torch.mm(c.mul_(alpha), zc, out=c_z[i0:i1])
+        del c
+        for j0, j1 in blocks[b:]:
+            k = _gauss_(gi, gc[j0:j1], hg[i0:i1], hg[j0:j1], gamma)
+            row_sum[i0:i1] += k.sum(1)
+            if want_grad:
+                k_g[i0:i1].addmm_(k, gc[j0:j1])
+            if j0 != i0:
+                row_sum[j0:j1] += k.sum(0)
+                if want_grad:
+                    k_g[j0:j1].addmm_(k.T, gi)
+            del k
+    value = row_sum.sum() / n ** 2 - 2.0 * att.sum() / n
+    if not want_grad:
+        return value, None
+    grad = k_g.sub_(row_sum.unsqueeze(1) * gc).mul_(4.0 * gamma / n ** 2)
+    grad.add_(c_z.sub_(att.unsqueeze(1) * gc), alpha=-4.0 * gamma / n)
+    return value, grad
+
+
+class _IRDMLoss(torch.autograd.Function):
+    """iRDM loss with the closed-form gradient computed during forward; backward only scales it."""
+
+    @staticmethod
+    def forward(ctx, g, z, alpha, sigma, k_rr, chunk, want_grad):
+        value, grad = _irdm_terms(g, z, alpha, sigma, chunk, want_grad)
+        if want_grad:
+            ctx.save_for_backward(grad)
+        return value + k_rr
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        (grad,) = ctx.saved_tensors
+        return grad * grad_out, None, None, None, None, None, None
+
+
+def irdm_loss(g: Tensor, bundle: NystromBundle, chunk: int | None = None) -> Tensor:
+    """iRDM loss ``repulsion(g) - 2 attraction(g, bundle) + k_rr`` (SPEC eq. 3), exact in value and
+    gradient for any ``chunk``; first-order differentiable only (closed-form RBF gradient)."""
+    z, alpha = bundle.Z.to(g), bundle.alpha.to(g)
+    want_grad = torch.is_grad_enabled() and g.requires_grad
+    return _IRDMLoss.apply(g, z, alpha, float(bundle.sigma), float(bundle.k_rr), chunk, want_grad)
+
+
+@dataclass
+class RFFMap:
+    """Random Fourier features ``sqrt(2/D) cos(x W + b)`` of the Gaussian kernel (SPEC 2.3)."""
+
+    W: Tensor
+    b: Tensor
+
+    @classmethod
+    def from_seed(cls, d: int, sigma: float, n_features: int = 4096, seed: int = 99999) -> "RFFMap":
+        """``W ~ N(0, sigma^-2 I)`` then ``b ~ U[0, 2 pi)`` from one seeded generator (float64, stored fp32)."""
+        gen = torch.Generator().manual_seed(seed)
+        w = torch.randn(d, n_features, generator=gen, dtype=torch.float64) / sigma
+        b = torch.rand(n_features, generator=gen, dtype=torch.float64) * (2.0 * math.pi)
+        return cls(W=w.float(), b=b.float())
+
+    def __call__(self, x: Tensor) -> Tensor:
+        proj = torch.addmm(self.b.to(x), x, self.W.to(x))
+        return torch.cos(proj) * math.sqrt(2.0 / self.W.shape[1])
+
+    def mean_embedding(self, x: Tensor, chunk: int = 8192) -> Tensor:
+        """``mean_i phi(x_i)`` streamed in row chunks, accumulated in float64, returned in x's dtype."""
+        total = sum(self(x[s:s + chunk]).sum(0, dtype=torch.float64) for s in range(0, x.shape[0], chunk))
+        return (total / x.shape[0]).to(x.dtype)
+
+    def to_tensors(self) -> dict[str, Tensor]:
+        return {"W": self.W.contiguous(), "b": self.b.contiguous()}
+
+    @classmethod
+    def from_tensors(cls, d: dict[str, Tensor]) -> "RFFMap":
+        return cls(W=d["W"], b=d["b"])
+
+
+def mmd2_rff(g: Tensor, mu_r: Tensor, rff: RFFMap) -> Tensor:
+    """RFF estimate of the squared MMD, ``||mean_i phi(g_i) - mu_r||^2`` (differentiable)."""
+    diff = rff(g).mean(0) - mu_r.to(g)
+    return (diff * diff).sum()

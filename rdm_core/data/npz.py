@@ -1,0 +1,57 @@
+"""ADM-style sample batches: ``arr_0`` uint8 images [N, H, W, C] (C = 1 or 3), optional ``arr_1`` labels [N]."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import torch
+
+from ..io import atomic_path
+
+
+class NpzBatchError(ValueError):
+    """An .npz sample batch that does not follow the ADM layout."""
+
+
+def load_npz_batch(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images float32 [N, C, H, W] in [0, 1] and int64 labels [N] (or None) from an ADM-style batch."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise NpzBatchError(f"{path}: not a readable .npz file ({err})") from err
+    if "arr_0" not in arrays:
+        raise NpzBatchError(f"{path}: no 'arr_0' image array (found {sorted(arrays) or 'nothing'})")
+    images = arrays["arr_0"]
+    if images.dtype.kind not in "ui":
+        raise NpzBatchError(f"{path}: 'arr_0' must hold uint8 pixels, got dtype {images.dtype}")
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise NpzBatchError(f"{path}: 'arr_0' must be [N, H, W, C] with C = 1 or 3, got shape {images.shape}")
+    if images.dtype != np.uint8 and images.size and (images.min() < 0 or images.max() > 255):
+        raise NpzBatchError(f"{path}: 'arr_0' values must lie in [0, 255], "
+                            f"found [{images.min()}, {images.max()}]")
+    x = torch.from_numpy(images.astype(np.uint8)).permute(0, 3, 1, 2).float().div_(255.0)
+    if "arr_1" not in arrays:
+        return x, None
+    labels = arrays["arr_1"]
+    if labels.dtype.kind not in "ui" or labels.ndim != 1:
+        raise NpzBatchError(f"{path}: 'arr_1' must be 1-D integer labels, got {labels.dtype} {labels.shape}")
+    if len(labels) != len(images):
+        raise NpzBatchError(f"{path}: {len(labels)} labels in 'arr_1' for {len(images)} images in 'arr_0'")
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def save_npz_batch(path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+    """Write images in [0, 1] [N, C, H, W] (clamped, rounded to uint8 NHWC) and optional labels, atomically."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"{path}: images must be [N, C, H, W] with C = 1 or 3, got {tuple(images.shape)}")
+    if labels is not None and labels.shape != (len(images),):
+        raise ValueError(f"{path}: labels must be [{len(images)}], got {tuple(labels.shape)}")
+    pixels = images.detach().cpu().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
+    arrays = {"arr_0": pixels.numpy()}
+    if labels is not None:
+        arrays["arr_1"] = labels.detach().cpu().to(torch.int64).numpy()
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)

@@ -1,0 +1,213 @@
+"""VERIFY: our numbers beside the paper's, and each claim of the paper marked holds or fails.
+
+Claims are small functions over a view of the results; each is evaluated on our results and, where the
+paper published the numbers it rests on, on the paper's numbers too, which checks that our reading of
+the claim is the paper's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import pandas as pd
+
+from rdm_core.io import read_json
+
+Verdict = tuple[bool, str]
+
+
+@dataclass(frozen=True)
+class Claim:
+    artifact: str
+    view: str  # name of the view the check reads (see VIEWS)
+    check: Callable[[dict], Verdict]
+
+
+CLAIMS: dict[str, Claim] = {}
+
+
+def claim(claim_id: str, artifact: str, view: str):
+    def deco(fn):
+        CLAIMS[claim_id] = Claim(artifact, view, fn)
+        return fn
+    return deco
+
+
+# ----------------------------------------------------------------------------------------------- views
+def toy_view_ours(results: Path) -> dict:
+    """Every toy cell that any artifact used, and the measured real-data floor."""
+    tables = [results / "tables" / name for name in ("fig3_spiral.csv", "fig4_batch_lowdim.csv")]
+    frames = [pd.read_csv(t) for t in tables if t.exists()]
+    cells = pd.concat(frames).drop_duplicates(["distance", "batch"]) if frames else pd.DataFrame()
+    floor = read_json(results / "metrics" / "toy" / "real_floor.json")["med_dist"]
+    return {"cells": cells, "floor": floor}
+
+
+def toy_view_paper(numbers: Mapping) -> dict:
+    fig3 = numbers["fig3"]
+    rows = [{"distance": d, "batch": int(b), "recall": v[0], "med_dist": v[1]}
+            for d, by_b in fig3["cells"].items() for b, v in by_b.items()]
+    return {"cells": pd.DataFrame(rows), "floor": fig3["floor_med_dist"]}
+
+
+VIEWS = {"toy": (toy_view_ours, toy_view_paper)}
+
+
+def _at(cells: pd.DataFrame, batch: int) -> pd.DataFrame:
+    return cells[cells["batch"] == batch].set_index("distance")
+
+
+def _rows(cells: pd.DataFrame, distances=None):
+    if distances is not None:
+        cells = cells[cells["distance"].isin(distances)]
+    return sorted(cells["batch"].unique())
+
+
+# ---------------------------------------------------------------------------------------------- claims
+FIG3_ARMS = ["frechet", "sw", "drifting", "mmd_rff", "mmd_exact", "mmd_nystrom"]
+
+
+def _fig3_grid(cells):
+    return cells[cells["distance"].isin(FIG3_ARMS)].groupby("batch").filter(lambda g: len(g) == len(FIG3_ARMS))
+
+
+@claim("nystrom_sharpest_every_row", "fig3", "toy")
+def _(v):
+    grid = _fig3_grid(v["cells"])
+    winners = {int(b): g.loc[g["med_dist"].idxmin(), "distance"] for b, g in grid.groupby("batch")}
+    ok = bool(winners) and all(w == "mmd_nystrom" for w in winners.values())
+    return ok, "lowest medDist per B: " + ", ".join(f"B={b}: {w}" for b, w in winners.items())
+
+
+@claim("nystrom_strong_every_b", "fig3", "toy")
+def _(v):
+    # strong = recall >= 0.95 and medDist within 25% of the best medDist of its row
+    grid = _fig3_grid(v["cells"])
+    strong = {}
+    for b, g in grid.groupby("batch"):
+        best = g["med_dist"].min()
+        strong[int(b)] = set(g[(g["recall"] >= 0.95) & (g["med_dist"] <= 1.25 * best)]["distance"])
+    always = set.intersection(*strong.values()) if strong else set()
+    return always == {"mmd_nystrom"}, f"strong at every B: {sorted(always) or 'none'}"
+
+
+@claim("drifting_collapses_b128", "fig3", "toy")
+def _(v):
+    row = _at(v["cells"], 128)
+    recall = row.loc["drifting", "recall"]
+    return bool(recall <= 0.10), f"Drifting at B=128: recall {recall:.2f}, medDist {row.loc['drifting', 'med_dist']:.3f}"
+
+
+@claim("nystrom_near_floor_b128", "fig3", "toy")
+def _(v):
+    med = _at(v["cells"], 128).loc["mmd_nystrom", "med_dist"]
+    return bool(med <= v["floor"] + 0.01), f"Nystrom medDist {med:.3f} vs floor {v['floor']:.3f}"
+
+
+@claim("lowdim_bigger_batch_better", "fig4", "toy")
+def _(v):
+    arm = v["cells"][v["cells"]["distance"] == "mmd_nystrom"].sort_values("batch")
+    med = arm["med_dist"].tolist()
+    ok = len(med) >= 2 and all(b <= a + 0.005 for a, b in zip(med, med[1:]))
+    return ok, "medDist by B: " + ", ".join(f"{int(b)}: {m:.3f}" for b, m in zip(arm["batch"], med))
+
+
+def _order_b128(v):
+    row = _at(v["cells"], 128)
+    return row[row.index.isin(FIG3_ARMS)].sort_values("med_dist", na_position="last")
+
+
+@claim("table4_nystrom_first", "table4", "toy")
+def _(v):
+    order = list(_order_b128(v).index)
+    return order[0] == "mmd_nystrom", f"first: {order[0]}"
+
+
+@claim("table4_exact_not_better", "table4", "toy")
+def _(v):
+    row = _at(v["cells"], 128)
+    ny, ex = row.loc["mmd_nystrom", "med_dist"], row.loc["mmd_exact", "med_dist"]
+    return bool(ex >= ny), f"exact {ex:.3f} vs Nystrom {ny:.3f}"
+
+
+@claim("table4_order", "table4", "toy")
+def _(v):
+    order = list(_order_b128(v).index)
+    return order == v["paper_order"], "ours: " + " > ".join(order)
+
+
+# ---------------------------------------------------------------------------------------------- page
+def _fmt(ok) -> str:
+    return {True: "holds", False: "fails", None: "n/a"}[ok]
+
+
+def claim_rows(results: Path, numbers: Mapping, artifacts: Mapping) -> list[dict]:
+    rows, views = [], {}
+    for art, spec in numbers.items():
+        if art not in artifacts:
+            continue
+        for cid, text in spec["claims"].items():
+            if cid not in CLAIMS:
+                raise KeyError(f"config/paper_numbers.yaml: claim '{cid}' of '{art}' has no check in {__name__}")
+            c = CLAIMS[cid]
+            if c.view not in views:
+                ours_fn, paper_fn = VIEWS[c.view]
+                views[c.view] = (ours_fn(results), paper_fn(numbers))
+            ours, paper = ({**v, "paper_order": numbers.get("table4", {}).get("order")} for v in views[c.view])
+            try:
+                ok, evidence = c.check(ours)
+            except (KeyError, ValueError, IndexError) as err:
+                ok, evidence = False, f"not computable from our results ({err})"
+            try:
+                paper_ok = c.check(paper)[0]
+            except (KeyError, ValueError, IndexError):
+                paper_ok = None
+            rows.append({"artifact": art, "claim": text, "ours": _fmt(ok), "in paper's numbers": _fmt(paper_ok),
+                         "evidence": evidence})
+    return rows
+
+
+def fig3_number_rows(results: Path, numbers: Mapping) -> tuple[pd.DataFrame, str]:
+    spec = numbers["fig3"]
+    tol = spec["tolerance"]
+    ours = pd.read_csv(results / "tables" / "fig3_spiral.csv").set_index(["distance", "batch"])
+    rows = []
+    for d, by_b in spec["cells"].items():
+        for b, (rec, med) in by_b.items():
+            if (d, int(b)) not in ours.index:
+                continue
+            o = ours.loc[(d, int(b))]
+            within = abs(o.recall - rec) <= tol["recall"] and abs(o.med_dist - med) <= tol["med_dist"]
+            rows.append({"B": int(b), "distance": d, "recall": o.recall, "recall (paper)": rec,
+                         "medDist": o.med_dist, "medDist (paper)": med, "within tolerance": "yes" if within else "no"})
+    df = pd.DataFrame(rows)
+    note = (f"Tolerance: recall ±{tol['recall']}, medDist ±{tol['med_dist']} (absolute). "
+            f"{(df['within tolerance'] == 'yes').sum()} of {len(df)} cells within tolerance.")
+    return df, note
+
+
+def build_verify(results: str | Path, numbers: Mapping, artifacts: Mapping, scale: str) -> str:
+    """The VERIFY page as Markdown."""
+    results = Path(results)
+    claims = pd.DataFrame(claim_rows(results, numbers, artifacts))
+    held = (claims["ours"] == "holds").sum() if len(claims) else 0
+    parts = [
+        f"# VERIFY: {scale} scale against the paper",
+        "",
+        "Generated by the `verify` rule from `results/{scale}/` and `config/paper_numbers.yaml`; do not edit.".replace(
+            "{scale}", scale),
+        "Each claim is checked on our results and, where the paper published the numbers it rests on, on the",
+        "paper's numbers too (column *in paper's numbers*), which shows that the check reads the claim as the paper does.",
+        "",
+        f"## Claims ({held} of {len(claims)} hold)",
+        "",
+        claims.to_markdown(index=False) if len(claims) else "(no claims for the artifacts of this run)",
+        "",
+    ]
+    if "fig3" in artifacts and (results / "tables" / "fig3_spiral.csv").exists():
+        df, note = fig3_number_rows(results, numbers)
+        parts += ["## Numbers: Figure 3 (toy spiral), ours beside the official fixture", "", note, "",
+                  df.to_markdown(index=False, floatfmt=".3f"), ""]
+    return "\n".join(parts)

@@ -1,0 +1,48 @@
+"""Per-rule logging for the workflow scripts: everything a step prints goes to its log file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+log = logging.getLogger("rdm")
+
+
+@contextlib.contextmanager
+def rule_log(path: str | os.PathLike, threads: int = 1) -> Iterator[logging.Logger]:
+    """Send logging, warnings and stderr (tqdm bars) to ``path``; record failures with their traceback.
+
+    Also pins torch to ``threads`` so parallel jobs share the cores instead of fighting over them.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
+    with open(path, "w", buffering=1) as stream, contextlib.redirect_stderr(stream):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        logging.captureWarnings(True)
+        start = time.perf_counter()
+        try:
+            yield log
+        except BaseException:
+            stream.write(traceback.format_exc())
+            raise
+        finally:
+            log.info("finished in %.1f s", time.perf_counter() - start)
+            root.removeHandler(handler)
+
+
+def progress(**kwargs):
+    """tqdm keyword defaults for long loops: sparse updates so log files stay small."""
+    return dict(mininterval=5.0, file=sys.stderr, dynamic_ncols=False, ncols=100, **kwargs)

@@ -1,0 +1,154 @@
+"""The generic training loop: fresh rollout each step, GradCache, balanced battery, checkpoints, resume (SPEC 1.6)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .balance import self_normalise
+from .checkpoint import Checkpointer, capture_rng, restore_rng
+from .gradcache import BatteryLoss, Generate, full_batch_step, gradcache_step
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings: AdamW (0.9, 0.95), weight decay 0, constant ``lr``, grad-norm clip."""
+
+    steps: int
+    lr: float
+    grad_clip: float
+    checkpoint_every: int
+    max_bad_steps: int = 5        # non-finite steps in a row before the run stops
+
+
+def rollout_generator(seed: int, step: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch generator seeded by (seed, step), so a step's rollout does not depend on RNG history."""
+    lo, hi = np.random.SeedSequence([seed, step]).generate_state(2, dtype=np.uint32)
+    return torch.Generator(device).manual_seed((int(hi) << 31) ^ int(lo))
+
+
+def battery_loss_fn(bundles: Mapping[str, Any], loss_fn: Callable[[torch.Tensor, Any], torch.Tensor],
+                    controller) -> BatteryLoss:
+    """features -> (sum_phi lambda_phi * self_normalise(L_phi), raw L_phi), lambda read from the controller.
+
+    ``loss_fn(g, bundle)`` is one encoder's loss (e.g. ``irdm_loss``). Encoders with weight 0 still report
+    their raw loss but add no term, so they cost no backward pass.
+    """
+    def battery_loss(features: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        if set(features) != set(bundles):
+            raise KeyError(f"features for encoders {sorted(features)}, bundles for {sorted(bundles)}")
+        raw, total = {}, None
+        for name, bundle in bundles.items():
+            L = loss_fn(features[name], bundle)
+            raw[name] = L.item()
+            weight = controller.weights[name]
+            if weight != 0:
+                term = weight * self_normalise(L)
+                total = term if total is None else total + term
+        if total is None:  # every encoder satisfied: nothing to descend
+            g = next(iter(features.values()))
+            total = torch.zeros((), dtype=g.dtype, device=g.device)
+        return total, raw
+    return battery_loss
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _log_stderr(msg: str) -> None:
+    tqdm.write(msg, file=sys.stderr)
+
+
+def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], generate: Generate,
+          encoders: Mapping[str, Callable], battery_loss: BatteryLoss, controller,
+          cfg: TrainConfig | Mapping[str, Any], workdir: str | os.PathLike,
+          log: Callable[[str], None] = _log_stderr) -> nn.Module:
+    """Train ``model`` for ``cfg.steps`` steps, resuming from the latest checkpoint in ``workdir``.
+
+    Step k (1-based) draws ``make_rollout(k)`` (a list of chunk inputs, fresh every step; seed it with
+    :func:`rollout_generator`), takes one GradCache step (unchunked when there is one chunk), clips, and
+    steps AdamW; the controller updates after the optimiser step, its weights used on the next step. A
+    step with a non-finite loss, raw loss or grad norm is skipped and counted; ``cfg.max_bad_steps`` in a
+    row raise. Metrics go to ``workdir/metrics.jsonl``, one JSON line per step.
+    """
+    if not isinstance(cfg, TrainConfig):
+        cfg = TrainConfig(**cfg)
+    workdir = Path(workdir)
+    ckpt = Checkpointer(workdir, cfg.checkpoint_every)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    start, skipped_total, bad_streak, offset = 0, 0, 0, 0
+    resumed = ckpt.latest()
+    if resumed is not None:
+        start, state = resumed
+        if start > cfg.steps:
+            raise ValueError(f"{ckpt.path(start)} is at step {start}, past the configured {cfg.steps} steps")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        controller.load_state_dict(state["controller"])
+        restore_rng(state["rng"])
+        skipped_total, bad_streak = state["loop"]["skipped_total"], state["loop"]["bad_streak"]
+        offset = state["metrics_offset"]
+        log(f"resuming from step {start} (checkpoint {ckpt.path(start)})")
+
+    metrics_path = workdir / "metrics.jsonl"
+    metrics_path.touch()
+    if metrics_path.stat().st_size < offset:
+        raise RuntimeError(f"{metrics_path} is shorter than checkpoint step {start} recorded; "
+                           "the log lost lines, so it cannot be resumed consistently")
+    with open(metrics_path, "r+b") as metrics, \
+            tqdm(total=cfg.steps, initial=start, file=sys.stderr, mininterval=1.0, desc="train") as bar:
+        metrics.truncate(offset)  # drop lines written after the checkpoint by the interrupted run
+        metrics.seek(offset)
+        for step in range(start + 1, cfg.steps + 1):
+            t0 = time.perf_counter()
+            weights = dict(controller.weights)
+            inputs = make_rollout(step)
+            optimizer.zero_grad(set_to_none=True)
+            step_fn = full_batch_step if len(inputs) == 1 else gradcache_step
+            loss, raw = step_fn(generate, inputs, encoders, battery_loss)
+            loss = loss.item()
+            finite = math.isfinite(loss) and all(math.isfinite(v) for v in raw.values())
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip).item() if finite else math.nan
+            skipped = not (finite and math.isfinite(grad_norm))
+            if skipped:
+                optimizer.zero_grad(set_to_none=True)
+                skipped_total += 1
+                bad_streak += 1
+            else:
+                optimizer.step()
+                controller.update(raw)
+                bad_streak = 0
+            record = {"step": step, "loss": _finite_or_none(loss),
+                      "raw": {n: _finite_or_none(v) for n, v in raw.items()}, "weights": weights,
+                      "grad_norm": _finite_or_none(grad_norm), "skipped": skipped,
+                      "skipped_total": skipped_total, "seconds": time.perf_counter() - t0}
+            metrics.write((json.dumps(record) + "\n").encode())
+            metrics.flush()
+            bar.update(1)
+            bar.set_postfix_str(f"loss={loss:.4g} " + " ".join(f"{n}={w:.2f}" for n, w in controller.weights.items()))
+            if bad_streak >= cfg.max_bad_steps:
+                nonfinite = [n for n, v in raw.items() if not math.isfinite(v)]
+                raise RuntimeError(
+                    f"step {step}: {bad_streak} steps in a row had a non-finite loss or gradient norm "
+                    f"(max_bad_steps={cfg.max_bad_steps}); encoders with a non-finite loss at this step: "
+                    f"{', '.join(nonfinite) if nonfinite else 'none (the total loss or gradient norm was non-finite)'}")
+            if ckpt.due(step) or step == cfg.steps:
+                os.fsync(metrics.fileno())
+                ckpt.save(step, {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "controller": controller.state_dict(), "rng": capture_rng(),
+                                 "loop": {"skipped_total": skipped_total, "bad_streak": bad_streak},
+                                 "metrics_offset": metrics.tell()})
+    return model

@@ -1,0 +1,34 @@
+# Shared set-up: validate every config file before any job, and the path helpers the rules use.
+
+from snakemake.exceptions import WorkflowError
+
+from rdm_core.config import ConfigError, load_yaml, validate
+
+try:
+    CONFIG_SOURCE = " + ".join(["config/config.yaml", *map(str, workflow.overwrite_configfiles)])
+    validate(config, "config.schema.yaml", f"the configuration ({CONFIG_SOURCE}, with any --config)")
+    ARTIFACTS = load_yaml("config/artifacts.yaml", "artifacts.schema.yaml")
+    PAPER_NUMBERS = load_yaml("config/paper_numbers.yaml", "paper_numbers.schema.yaml")
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+SCALE = config["scale"]
+RES = f"results/{SCALE}"  # what reviewers read (committed for mini)
+WORK = f"resources/{SCALE}"  # large intermediates, logs and benchmarks (git-ignored)
+ENV = "../../environment.yml"  # relative to workflow/rules/
+TOY_RUN = {key: config["toy"][key] for key in ("data", "generator", "train", "distances", "eval")}
+
+
+def artifact_outputs(name):
+    """The files of one artifact, from the artifact table."""
+    return [f"{RES}/{path}" for path in ARTIFACTS[name]["outputs"]]
+
+
+ALL_ARTIFACT_FILES = [path for name in ARTIFACTS for path in artifact_outputs(name)]
+
+
+def toy_cells(distances, batches, kind="metrics"):
+    """Metric (JSON) or sample (safetensors) files of a grid of toy cells."""
+    if kind == "metrics":
+        return [f"{RES}/metrics/toy/{d}_B{b}.json" for d in distances for b in batches]
+    return [f"{WORK}/toy/{d}_B{b}.safetensors" for d in distances for b in batches]

@@ -1,0 +1,14 @@
+# Tables: assembled from stage metrics; nothing here trains or evaluates.
+
+
+rule table4:
+    input:
+        cells=toy_cells(config["toy"]["fig3"]["distances"], [config["toy"]["table4"]["batch_size"]]),
+    output:
+        artifact_outputs("table4"),
+    log:
+        f"{WORK}/logs/table4.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table4.py"
