@@ -25,6 +25,24 @@ def cosine_lr(step: int, total: int, lr: float, lr_min: float) -> float:
     return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * step / total))
 
 
+def flatten_parameters(module: nn.Module) -> nn.Parameter:
+    """Make every parameter (and its grad) a view into one flat buffer; return that buffer as a Parameter.
+
+    Backward accumulates in place into the existing ``.grad`` views, so clipping and Adam act on one
+    tensor each (a few ops per step instead of a few per layer).
+    """
+    params = list(module.parameters())
+    flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in params]))
+    flat.grad = torch.zeros_like(flat)
+    at = 0
+    for p in params:
+        k = p.numel()
+        p.data = flat.data[at:at + k].view_as(p)
+        p.grad = flat.grad[at:at + k].view_as(p)
+        at += k
+    return flat
+
+
 def train(gen: nn.Module, loss_fn: LossFn, batch: int, cfg: dict, rng: torch.Generator,
           label: str = "", progress: bool = True) -> torch.Tensor:
     """Adam + cosine annealing + grad-norm clip, fresh noise every step. Returns the per-step losses.
@@ -32,17 +50,18 @@ def train(gen: nn.Module, loss_fn: LossFn, batch: int, cfg: dict, rng: torch.Gen
     A non-finite loss stops training at the next check; the returned losses then end at that step.
     """
     t_cfg, z_dim = cfg["train"], cfg["generator"]["z_dim"]
-    total = t_cfg["iterations"]
-    params = list(gen.parameters())
-    opt = torch.optim.Adam(params, lr=t_cfg["lr"], fused=True)
+    total, clip = t_cfg["iterations"], t_cfg["clip"]
+    flat = flatten_parameters(gen)
+    grad = flat.grad
+    opt = torch.optim.Adam([flat], lr=t_cfg["lr"], fused=True)
     group = opt.param_groups[0]
     losses = torch.empty(total)
     for step in range(total):
         group["lr"] = cosine_lr(step, total, t_cfg["lr"], t_cfg["lr_min"])
         loss = loss_fn(gen(torch.randn(batch, z_dim, generator=rng)), rng)
-        opt.zero_grad(set_to_none=True)
+        grad.zero_()
         loss.backward()
-        nn.utils.clip_grad_norm_(params, t_cfg["clip"], foreach=True)
+        grad.mul_((clip / (grad.norm() + 1e-6)).clamp_max(1.0))  # clip_grad_norm_ semantics
         opt.step()
         losses[step] = loss.detach()
         done = step + 1

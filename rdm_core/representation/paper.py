@@ -1,0 +1,357 @@
+"""The paper's 14-encoder panel (SPEC 2.1, "Table 5") and the loaders that build each backbone.
+
+Every loader is ``fn(spec, weights) -> nn.Module`` mapping the preprocessed batch to pooled features
+[B, spec.dim]. Architecture arguments come from ``spec.options`` (``model``, ``kwargs``, ``patch``), so a
+test can shrink a model (fewer layers, narrower) and still go through the same loading code as the
+real weights. ``weights`` is a local path from :func:`~rdm_core.representation.weights.resolve_weights`;
+timm and Inception loaders accept ``None`` for a random initialisation (shape checks only).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import inception as tv_inception
+
+from .encoder import Encoder, build_encoder
+from .pooling import attn_pool, avg_pool, cls_pool, patch_mean, summary_pool
+from .spec import EncoderSpec, get_spec, register, register_loader
+from .weights import resolve_weights
+
+# Normalisations (mean, std) applied to images in [0, 1].
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))          # timm pretrained_cfg
+OPENAI_CLIP = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
+HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))                          # SigLIP, PE; [-1, 1] for the VAE
+FID_INCEPTION = ((128 / 255,) * 3, (128 / 255,) * 3)                # torch-fidelity: (255 x - 128) / 128
+IDENTITY = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))                      # model normalises internally
+
+FID_INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+FID_INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                     + FID_INCEPTION_FILE)
+DREAMSIM_FILES = ("dino_vitb16_pretrain.pth", "clip_vitb16_pretrain.pth.tar",
+                  "open_clip_vitb16_pretrain.pth.tar", "ensemble_lora")
+
+
+def _timm(name, paradigm, model, size, pool, dim, split, norm, **kwargs) -> EncoderSpec:
+    return EncoderSpec(
+        name=name, paradigm=paradigm, loader="timm", input_size=size, dim=dim, pool=pool, split=split,
+        mean=norm[0], std=norm[1], checkpoint=f"timm/{model}",
+        options={"model": model, "kwargs": kwargs,
+                 "weights": {"repo": f"timm/{model}", "file": "model.safetensors"}})
+
+
+SPECS = tuple(register(s) for s in (
+    EncoderSpec(name="inception", paradigm="supervised", loader="fid_inception", input_size=299,
+                dim=2048, pool="AVG", split="train", mean=FID_INCEPTION[0], std=FID_INCEPTION[1],
+                checkpoint=FID_INCEPTION_URL,
+                options={"weights": {"url": FID_INCEPTION_URL, "file": FID_INCEPTION_FILE}}),
+    _timm("convnext", "supervised", "convnextv2_base.fcmae_ft_in22k_in1k", 224, "AVG", 1024, "train",
+          IMAGENET),
+    _timm("mae", "masked", "vit_large_patch16_224.mae", 224, "AVG", 1024, "train", IMAGENET,
+          img_size=224),
+    _timm("clip", "contrastive", "vit_large_patch14_clip_224.openai", 256, "CLS", 1024, "train",
+          OPENAI_CLIP, img_size=256),
+    _timm("dinov3_l", "distillation", "vit_large_patch16_dinov3.lvd1689m", 224, "CLS", 1024, "train",
+          IMAGENET, img_size=224),
+    _timm("pe_core_l", "contrastive", "vit_pe_core_large_patch14_336.fb", 224, "ATTN", 1024, "train",
+          HALF, img_size=224, global_pool="map"),
+    _timm("siglip2", "contrastive", "vit_so400m_patch16_siglip_256.v2_webli", 224, "ATTN", 1152,
+          "train", HALF, img_size=224, global_pool="map"),
+    _timm("aimv2_huge", "autoregressive", "aimv2_huge_patch14_224.apple_pt", 224, "AVG", 1536, "train",
+          OPENAI_CLIP, img_size=224),
+    EncoderSpec(name="webssl_dino_1b", paradigm="distillation", loader="hf_pooler", input_size=224,
+                dim=1536, pool="CLS", split="train", mean=IMAGENET[0], std=IMAGENET[1],
+                checkpoint="facebook/webssl-dino1b-full2b-224",
+                options={"weights": {"repo": "facebook/webssl-dino1b-full2b-224",
+                                     "files": ("config.json",)}}),
+    EncoderSpec(name="dreamsim", paradigm="human_similarity", loader="dreamsim", input_size=224,
+                dim=1792, pool="CLS", split="train", mean=IDENTITY[0], std=IDENTITY[1],
+                checkpoint="dreamsim:ensemble",
+                options={"normalize_embeds": True,
+                         "weights": {"package": "dreamsim", "type": "ensemble", "files": DREAMSIM_FILES}}),
+    _timm("dinov2", "distillation", "vit_large_patch14_dinov2.lvd142m", 256, "CLS", 1024, "heldout",
+          IMAGENET, img_size=256),
+    _timm("siglip_v1", "contrastive", "vit_so400m_patch14_siglip_384.webli", 384, "ATTN", 1152,
+          "heldout", HALF, img_size=384, global_pool="map"),
+    EncoderSpec(name="cradiov3_l", paradigm="agglomerative", loader="hf_remote_summary", input_size=256,
+                dim=3072, pool="SUMMARY", split="heldout", mean=IDENTITY[0], std=IDENTITY[1],
+                checkpoint="nvidia/C-RADIOv3-L",
+                options={"weights": {"repo": "nvidia/C-RADIOv3-L", "files": ("config.json",)}}),
+    EncoderSpec(name="flux_vae", paradigm="autoencoding", loader="diffusers_vae", input_size=256,
+                dim=1024, pool="PATCH_MEAN", split="heldout", resize="bilinear", mean=HALF[0],
+                std=HALF[1], checkpoint="black-forest-labs/FLUX.1-schnell/vae",
+                options={"patch": 4,
+                         "weights": {"repo": "black-forest-labs/FLUX.1-schnell", "subfolder": "vae",
+                                     "files": ("config.json", "diffusion_pytorch_model.safetensors")}}),
+))
+
+PANEL = tuple(s.name for s in SPECS)  # column order of Tables 1 and 7
+
+
+def build_paper_encoder(name: str, weights_dir=None, hf_cache=None) -> Encoder:
+    """Build a panel encoder from its locally available weights (fails at once if they are missing)."""
+    spec = get_spec(name)
+    return build_encoder(spec, resolve_weights(spec, weights_dir, hf_cache))
+
+
+def _check_dim(spec: EncoderSpec, dim: int) -> None:
+    if dim != spec.dim:
+        raise ValueError(f"encoder '{spec.name}': the model gives {dim}-d features, the spec says {spec.dim}")
+
+
+def _load_checked(model: nn.Module, state_dict: dict, source: str) -> None:
+    """Load every parameter or fail; only BatchNorm's ``num_batches_tracked`` counters may be absent."""
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise RuntimeError(f"weights {source} do not fit {type(model).__name__}: "
+                           f"missing {missing[:8]}, unexpected {unexpected[:8]}")
+
+
+def _needs_weights(spec: EncoderSpec, weights) -> str:
+    if weights is None:
+        raise ValueError(f"encoder '{spec.name}' builds from a weights directory; "
+                         "resolve it with rdm_core.representation.weights.resolve_weights")
+    return str(weights)
+
+
+# --- 1. FID Inception-v3 (pool3) ---------------------------------------------------------------------
+
+class _FIDInceptionA(tv_inception.InceptionA):
+    """TF-compatible block: the pool branch averages without counting zero padding."""
+
+    def _forward(self, x):
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        pool = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        return [self.branch1x1(x), b5, b3, self.branch_pool(pool)]
+
+
+class _FIDInceptionC(tv_inception.InceptionC):
+    def _forward(self, x):
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        d = x
+        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
+                      self.branch7x7dbl_4, self.branch7x7dbl_5):
+            d = layer(d)
+        pool = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        return [self.branch1x1(x), b7, d, self.branch_pool(pool)]
+
+
+class _FIDInceptionE(tv_inception.InceptionE):
+    """TF-compatible block; the last one (Mixed_7c) max-pools its pool branch."""
+
+    max_pool = False
+
+    def _forward(self, x):
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
+        if self.max_pool:
+            pool = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+        else:
+            pool = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        return [self.branch1x1(x), b3, d, self.branch_pool(pool)]
+
+
+class FIDInceptionV3(tv_inception.Inception3):
+    """The TF FID Inception-v3 as torchvision's Inception3 with the TF-compatible blocks (as in
+    pytorch-fid and torch-fidelity); parameter names match torch-fidelity's weights file. Returns the
+    2048-d pool3 features, computed in fp32 outside any autocast."""
+
+    def __init__(self):
+        blocks = [tv_inception.BasicConv2d, _FIDInceptionA, tv_inception.InceptionB, _FIDInceptionC,
+                  tv_inception.InceptionD, _FIDInceptionE, tv_inception.InceptionAux]
+        super().__init__(num_classes=1008, aux_logits=False, transform_input=False,
+                         inception_blocks=blocks, init_weights=False)
+        self.Mixed_7c.max_pool = True
+
+    def forward(self, x):
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x = x.float()
+            for layer in (self.Conv2d_1a_3x3, self.Conv2d_2a_3x3, self.Conv2d_2b_3x3, self.maxpool1,
+                          self.Conv2d_3b_1x1, self.Conv2d_4a_3x3, self.maxpool2, self.Mixed_5b,
+                          self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
+                          self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+                x = layer(x)
+            return torch.flatten(self.avgpool(x), 1)
+
+
+@register_loader("fid_inception")
+def load_fid_inception(spec: EncoderSpec, weights: str | None) -> nn.Module:
+    """FID Inception-v3 pool3 from torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``."""
+    _check_dim(spec, 2048)
+    model = FIDInceptionV3()
+    if weights is not None:
+        _load_checked(model, torch.load(weights, map_location="cpu", weights_only=True), weights)
+    return model
+
+
+# --- timm backbones -----------------------------------------------------------------------------------
+
+class TimmEncoder(nn.Module):
+    """A timm model's final (normed) tokens or feature map, pooled as CLS, AVG or ATTN."""
+
+    def __init__(self, model: nn.Module, pool: str):
+        super().__init__()
+        if pool not in ("CLS", "AVG", "ATTN"):
+            raise ValueError(f"timm backbones pool with CLS, AVG or ATTN, not {pool}")
+        if pool == "ATTN" and getattr(model, "attn_pool", None) is None:
+            raise ValueError("ATTN pooling needs a timm model built with global_pool='map'")
+        self.model, self.pool = model, pool
+
+    def forward(self, x):
+        feats = self.model.forward_features(x)
+        if self.pool == "CLS":
+            return cls_pool(feats)
+        if self.pool == "AVG":
+            return avg_pool(feats, getattr(self.model, "num_prefix_tokens", 0))
+        return attn_pool(feats, self.model.attn_pool)
+
+
+def load_timm_weights(model: nn.Module, path: str) -> None:
+    """Load a checkpoint file (safetensors or torch; timm, OpenAI-CLIP or original layout) into a
+    timm model through its architecture's ``checkpoint_filter_fn`` (which remaps keys and resamples
+    position embeddings to the model's resolution); classifier weights are dropped and every other
+    parameter must load."""
+    from timm.models import load_state_dict
+
+    state_dict = load_state_dict(path)
+    filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+    if filter_fn is not None:
+        state_dict = filter_fn(state_dict, model)
+    heads = model.pretrained_cfg.get("classifier") or ()
+    for head in (heads,) if isinstance(heads, str) else heads:
+        if model.num_classes == 0:
+            state_dict.pop(f"{head}.weight", None)
+            state_dict.pop(f"{head}.bias", None)
+    _load_checked(model, state_dict, path)
+
+
+@register_loader("timm")
+def load_timm(spec: EncoderSpec, weights: str | None) -> nn.Module:
+    """``timm.create_model(options['model'], pretrained=False, num_classes=0, **options['kwargs'])``,
+    weights from a local file, pooled per ``spec.pool``."""
+    import timm
+
+    model = timm.create_model(spec.options["model"], pretrained=False, num_classes=0,
+                              **spec.options.get("kwargs", {}))
+    _check_dim(spec, model.num_features)
+    if weights is not None:
+        load_timm_weights(model, str(weights))
+    return TimmEncoder(model, spec.pool)
+
+
+# --- transformers: WebSSL-DINO (pooler_output) and C-RADIOv3 (summary) ---------------------------------
+
+class PoolerEncoder(nn.Module):
+    """A transformers vision model's ``pooler_output`` (for DINOv2-style models: the normed CLS token)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(pixel_values=x).pooler_output
+
+
+@register_loader("hf_pooler")
+def load_hf_pooler(spec: EncoderSpec, weights: str | None) -> nn.Module:
+    """``AutoModel.from_pretrained(<local dir>)`` in fp32, pooled by the model's ``pooler_output``."""
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(_needs_weights(spec, weights), local_files_only=True,
+                                      dtype=torch.float32, **spec.options.get("kwargs", {}))
+    _check_dim(spec, model.config.hidden_size)
+    return PoolerEncoder(model)
+
+
+class SummaryEncoder(nn.Module):
+    """A RADIO-style model called on [0, 1] images; its summary vector."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return summary_pool(self.model(x))
+
+
+@register_loader("hf_remote_summary")
+def load_hf_remote_summary(spec: EncoderSpec, weights: str | None) -> nn.Module:
+    """C-RADIOv3 through its own Hugging Face code (``trust_remote_code``; the code files must be in the
+    local directory). The model normalises [0, 1] input itself, so the spec's mean/std are the
+    identity. The summary width is only known after a forward pass."""
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(_needs_weights(spec, weights), trust_remote_code=True,
+                                      local_files_only=True, dtype=torch.float32,
+                                      **spec.options.get("kwargs", {}))
+    return SummaryEncoder(model)
+
+
+# --- diffusers: FLUX VAE latent mean, patch-averaged -------------------------------------------------
+
+class VAEPatchMean(nn.Module):
+    """Posterior mean of an AutoencoderKL (unscaled, unshifted), averaged over patch x patch cells
+    and flattened."""
+
+    def __init__(self, vae: nn.Module, patch: int):
+        super().__init__()
+        self.vae, self.patch = vae, patch
+
+    def forward(self, x):
+        return patch_mean(self.vae.encode(x).latent_dist.mean, self.patch)
+
+
+@register_loader("diffusers_vae")
+def load_diffusers_vae(spec: EncoderSpec, weights: str | None) -> nn.Module:
+    """``AutoencoderKL.from_pretrained(<local vae dir>)`` in fp32; input in [-1, 1]."""
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(_needs_weights(spec, weights), local_files_only=True,
+                                        torch_dtype=torch.float32)
+    patch = spec.options["patch"]
+    grid = spec.input_size // 2 ** (len(vae.config.block_out_channels) - 1) // patch
+    _check_dim(spec, vae.config.latent_channels * grid * grid)
+    return VAEPatchMean(vae, patch)
+
+
+# --- DreamSim (optional package) ----------------------------------------------------------------------
+
+def import_dreamsim():
+    """The ``dreamsim.dreamsim`` constructor, or a clear error when the optional package is missing."""
+    try:
+        from dreamsim import dreamsim
+    except ImportError as err:
+        raise ImportError("encoder 'dreamsim' needs the optional package `dreamsim` (>=0.2, with peft): "
+                          "pip install dreamsim") from err
+    return dreamsim
+
+
+class DreamSimEncoder(nn.Module):
+    """DreamSim ``embed`` of [0, 1] images (it normalises per backbone itself)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        # dreamsim keeps its backbones in a plain list; register them so .to() and freeze() reach them.
+        self.backbones = nn.ModuleList(e.model for e in getattr(model, "extractor_list", ()))
+
+    def forward(self, x):
+        return self.model.embed(x).reshape(x.shape[0], -1)
+
+
+@register_loader("dreamsim")
+def load_dreamsim(spec: EncoderSpec, weights: str | None) -> nn.Module:
+    """``dreamsim(pretrained=True, cache_dir=<local dir>, dreamsim_type='ensemble')``; with a complete
+    cache directory the package finds its files and downloads nothing."""
+    path = _needs_weights(spec, weights)
+    model, _ = import_dreamsim()(pretrained=True, device="cpu", cache_dir=path,
+                                 normalize_embeds=spec.options.get("normalize_embeds", True),
+                                 dreamsim_type=spec.options["weights"].get("type", "ensemble"))
+    return DreamSimEncoder(model)

@@ -1,0 +1,48 @@
+"""The workflow as users drive it: dry runs of every target, lint, and config rejection."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake
+
+ARTIFACTS = list(yaml.safe_load((ROOT / "config" / "artifacts.yaml").read_text()))
+TARGETS = ["reproduce_all", "verify", *ARTIFACTS]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_dry_run_every_target(target):
+    proc = snakemake(ROOT, "-n", target)
+    assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.parametrize("configfile", ["config/smoke.yaml"])
+def test_dry_run_other_scales(configfile):
+    proc = snakemake(ROOT, "-n", f"--configfile={configfile}", "reproduce_all")
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_lint_clean():
+    proc = snakemake(ROOT, "--lint")
+    assert proc.returncode == 0, proc.stdout
+    assert "Congratulations" in proc.stdout
+
+
+BAD_CONFIGS = {
+    "wrong type": ("toy:\n  train:\n    iterations: many\n", "toy.train.iterations", "not of type 'integer'"),
+    "unknown key": ("toy:\n  trian: {}\n", "toy.trian", "unknown key"),
+    "negative batch": ("toy:\n  fig3:\n    batch_sizes: [8, -32]\n", "toy.fig3.batch_sizes.1", "less than the minimum"),
+    "unknown distance": ("toy:\n  fig4:\n    distance: mmd_magic\n", "toy.fig4.distance", "is not one of"),
+    "bad scale name": ("scale: '../escape'\n", "scale", "does not match"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS)
+def test_malformed_config_fails_before_any_job(workflow_copy, case):
+    text, key, message = BAD_CONFIGS[case]
+    (workflow_copy / "bad.yaml").write_text(text)
+    proc = snakemake(workflow_copy, "--cores", "1", "--configfile=bad.yaml", "reproduce_all")
+    assert proc.returncode != 0
+    assert f"  {key}: " in proc.stdout and message in proc.stdout, proc.stdout
+    assert not (workflow_copy / "results").exists() and not (workflow_copy / "resources").exists()
