@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from rdm_core.compare.drifting import drifting_loss
-from rdm_core.compare.frechet import frechet_distance, moments
+from rdm_core.compare.frechet import frechet_distance, moments, sqrtm_psd
 from rdm_core.compare.kernels import median_sigma
 from rdm_core.compare.mmd import RFFMap, build_nystrom_bundle, cross_mean, irdm_loss, mmd2_rff, repulsion
 from rdm_core.compare.sliced import sw_loss
@@ -35,7 +35,8 @@ def kernel_sigmas(real: Tensor, cfg: dict) -> list[float]:
 def frechet(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
     """Frechet distance of the batch's Gaussian to the frozen global real mean and covariance."""
     mu_r, cov_r = moments(real)
-    return lambda g, step_gen: frechet_distance(g, mu_r, cov_r)
+    root_r = sqrtm_psd(cov_r.to(torch.float64))
+    return lambda g, step_gen: frechet_distance(g, mu_r, cov_r, sqrt_cov_r=root_r)
 
 
 def sw(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
@@ -56,7 +57,7 @@ def mmd_rff(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn
     n_feat = cfg["distances"]["n_features"]
     maps = [RFFMap.from_seed(real.shape[1], s, n_feat, int(torch.randint(2**31 - 1, (), generator=rng)))
             for s in kernel_sigmas(real, cfg)]
-    means = [m(real).mean(0) for m in maps]
+    means = [m.mean_embedding(real) for m in maps]
     return lambda g, step_gen: sum(mmd2_rff(g, mu, m) for m, mu in zip(maps, means))
 
 

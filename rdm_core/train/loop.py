@@ -110,7 +110,7 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
                            "the log lost lines, so it cannot be resumed consistently")
     with open(metrics_path, "r+b") as metrics, \
             tqdm(total=cfg.steps, initial=start, file=sys.stderr, mininterval=1.0, desc="train") as bar:
-        pass  # drop lines written after the checkpoint by the interrupted run
+        metrics.truncate(offset)  # drop lines written after the checkpoint by the interrupted run
         metrics.seek(offset)
         for step in range(start + 1, cfg.steps + 1):
             t0 = time.perf_counter()

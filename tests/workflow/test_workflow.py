@@ -46,3 +46,10 @@ def test_malformed_config_fails_before_any_job(workflow_copy, case):
     assert proc.returncode != 0
     assert f"  {key}: " in proc.stdout and message in proc.stdout, proc.stdout
     assert not (workflow_copy / "results").exists() and not (workflow_copy / "resources").exists()
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:3]]
+    assert "reproduce_all" in blocks[0] and "pytest" in blocks[1]
+    assert blocks[1] in (ROOT / ".ci" / "run").read_text()
