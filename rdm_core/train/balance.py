@@ -15,11 +15,12 @@ def self_normalise(L: torch.Tensor) -> torch.Tensor:
 
 def _check_scores(names: Sequence[str], raw_scores: Mapping[str, float]) -> dict[str, float]:
     if set(raw_scores) != set(names):
-        raise KeyError(f"raw scores are for encoders {sorted(raw_scores)}, the controller balances {sorted(names)}")
+        raise KeyError(f"raw scores are for encoders {sorted(raw_scores)}, "
+                       f"the controller balances {sorted(names)}")
     scores = {n: float(raw_scores[n]) for n in names}
     bad = [n for n, s in scores.items() if not math.isfinite(s)]
     if bad:
-        raise ValueError(f"non-finite raw score for encoders {bad}; skip the step instead of updating the weights")
+        raise ValueError(f"non-finite raw score for encoders {bad}; skip the step, do not update the weights")
     return scores
 
 
@@ -41,13 +42,15 @@ class PIDLagrangian:
             raise ValueError("need budget, kp, clip, temperature_scale > 0 and 0 <= ema < 1")
         self.names = list(names)
         self.floors = {n: float(floors[n]) for n in self.names}
-        self.budget, self.kp, self.ema, self.clip, self.temperature_scale = budget, kp, ema, clip, temperature_scale
+        self.budget, self.kp, self.ema = budget, kp, ema
+        self.clip, self.temperature_scale = clip, temperature_scale
         self.scores: dict[str, float] | None = None
         self.weights = {n: 1.0 for n in self.names}
 
     def errors(self) -> dict[str, float]:
         """Clipped errors of the live scores against the floors."""
-        return {n: min(max(self.kp * (self.scores[n] - self.floors[n]), -self.clip), self.clip) for n in self.names}
+        return {n: min(max(self.kp * (self.scores[n] - self.floors[n]), -self.clip), self.clip)
+                for n in self.names}
 
     def update(self, raw_scores: Mapping[str, float]) -> dict[str, float]:
         raw = _check_scores(self.names, raw_scores)

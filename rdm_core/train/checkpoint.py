@@ -1,4 +1,4 @@
-"""Periodic, atomic training checkpoints and the global RNG states they carry, so a killed run resumes exactly."""
+"""Periodic atomic checkpoints and the global RNG states they carry, so a killed run resumes exactly."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 class Checkpointer:
-    """Checkpoints ``workdir/ckpt_<step>.pt`` every ``every`` steps; each write is atomic, the latest ``keep`` stay."""
+    """``workdir/ckpt_<step>.pt`` every ``every`` steps; writes are atomic, the latest ``keep`` stay."""
 
     def __init__(self, workdir: str | os.PathLike, every: int, keep: int = 2):
         if every < 1 or keep < 1:

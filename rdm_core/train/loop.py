@@ -1,4 +1,4 @@
-"""The generic training loop: fresh rollout each step, GradCache, balanced battery, checkpoints, resume (SPEC 1.6)."""
+"""The generic training loop: a fresh rollout each step, GradCache, balanced battery, resume (SPEC 1.3-1.6)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
     :func:`rollout_generator`), takes one GradCache step (unchunked when there is one chunk), clips, and
     steps AdamW; the controller updates after the optimiser step, its weights used on the next step. A
     step with a non-finite loss, raw loss or grad norm is skipped and counted; ``cfg.max_bad_steps`` in a
-    row raise. Metrics go to ``workdir/metrics.jsonl``, one JSON line per step.
+    row raise. ``workdir/metrics.jsonl`` gets one JSON line per step (step, loss, raw, the weights used,
+    grad_norm, skipped, skipped_total, seconds); on resume the lines after the checkpoint are dropped.
     """
     if not isinstance(cfg, TrainConfig):
         cfg = TrainConfig(**cfg)
@@ -138,13 +139,14 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
             metrics.write((json.dumps(record) + "\n").encode())
             metrics.flush()
             bar.update(1)
-            bar.set_postfix_str(f"loss={loss:.4g} " + " ".join(f"{n}={w:.2f}" for n, w in controller.weights.items()))
+            bar.set_postfix_str(f"loss={loss:.4g} "
+                                + " ".join(f"{n}={w:.2f}" for n, w in controller.weights.items()))
             if bad_streak >= cfg.max_bad_steps:
-                nonfinite = [n for n, v in raw.items() if not math.isfinite(v)]
+                nonfinite = ", ".join(n for n, v in raw.items() if not math.isfinite(v))
                 raise RuntimeError(
                     f"step {step}: {bad_streak} steps in a row had a non-finite loss or gradient norm "
                     f"(max_bad_steps={cfg.max_bad_steps}); encoders with a non-finite loss at this step: "
-                    f"{', '.join(nonfinite) if nonfinite else 'none (the total loss or gradient norm was non-finite)'}")
+                    f"{nonfinite or 'none (the total loss or gradient norm was non-finite)'}")
             if ckpt.due(step) or step == cfg.steps:
                 os.fsync(metrics.fileno())
                 ckpt.save(step, {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -117,10 +117,11 @@ def test_zero_weight_encoder_costs_no_second_pass(setup):
 def test_non_finite_or_constant_loss_leaves_grads_untouched(setup, step):
     model, encoders, z, y, refs = setup
     nan_loss = lambda f: (sum(v.sum() for v in f.values()) * math.nan, {})  # noqa: E731
-    value, _, = step(lambda c: model(*c), chunked(z, y, [16, 16]), encoders, nan_loss)
+    value, _ = step(lambda c: model(*c), chunked(z, y, [16, 16]), encoders, nan_loss)
     assert math.isnan(value.item()) and all(p.grad is None for p in model.parameters())
     ctl = PIDLagrangian(list(refs), {"conv": 0.0, "flat": 0.0})
     ctl.weights = {"conv": 0.0, "flat": 0.0}  # every encoder satisfied
-    value, raw = step(lambda c: model(*c), chunked(z, y, [16, 16]), encoders, battery_loss_fn(refs, exact_mmd, ctl))
+    loss = battery_loss_fn(refs, exact_mmd, ctl)
+    value, raw = step(lambda c: model(*c), chunked(z, y, [16, 16]), encoders, loss)
     assert value.item() == 0.0 and all(math.isfinite(v) for v in raw.values())
     assert all(p.grad is None for p in model.parameters())
