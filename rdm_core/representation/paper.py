@@ -194,7 +194,8 @@ def load_fid_inception(spec: EncoderSpec, weights: str | None) -> nn.Module:
 # --- timm backbones -----------------------------------------------------------------------------------
 
 class TimmEncoder(nn.Module):
-    """A timm model's final (normed) tokens or feature map, pooled as CLS, AVG or ATTN."""
+    """A timm model's ``forward_features`` (final-normed tokens, or a CNN's last feature map), pooled
+    as CLS, AVG (patch tokens / spatial mean, before any timm head norm) or ATTN (its MAP head)."""
 
     def __init__(self, model: nn.Module, pool: str):
         super().__init__()
