@@ -1,0 +1,45 @@
+"""Score generated images or an ADM-style .npz batch against a scale's evaluation banks."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable, Mapping
+
+from torch import Tensor, nn
+
+from ..data.npz import load_npz_batch
+from ..reference.banks import FILES, MISSING_HINT, EvalBank, MissingReferenceError, load_eval_bank, reference_dir
+from ..representation.features import extract_features
+from .ratios import score_features
+
+EncoderLoader = Callable[[str], tuple[nn.Module, str]]
+
+
+def score_images(images: Tensor, encoders: Mapping[str, nn.Module], banks: Mapping[str, EvalBank],
+                 batch: int = 500) -> dict:
+    """Extract each encoder's features of images in [0, 1] [N, C, H, W], then both ratio sets
+    (:func:`~rdm_core.eval.ratios.score_features`); held-out encoders are read from their specs."""
+    feats = {name: extract_features(enc, images, batch) for name, enc in encoders.items()}
+    heldout = [name for name, enc in encoders.items() if enc.spec.split == "heldout"]
+    return score_features(feats, banks, heldout)
+
+
+def score_npz(path: str | os.PathLike, scale_dir: str | os.PathLike, battery_names: Iterable[str],
+              encoder_loader: EncoderLoader, batch: int = 500) -> dict:
+    """Score an .npz sample batch with every encoder of a battery.
+
+    ``encoder_loader(name)`` returns the frozen encoder and its weights hash; each encoder's banks are
+    loaded from ``<scale_dir>/reference/<name>/`` and refused unless made with those same weights.
+    """
+    images, _ = load_npz_batch(path)
+    names = list(battery_names)
+    missing = [n for n in names if not all((reference_dir(scale_dir, n) / FILES[kind]).is_file()
+                                           for kind in ("sw_bank", "rff_bank"))]
+    if missing:
+        raise MissingReferenceError(f"no evaluation banks for {', '.join(missing)} under "
+                                    f"{reference_dir(scale_dir, '<encoder>')}; {MISSING_HINT}")
+    encoders, banks = {}, {}
+    for name in names:
+        encoders[name], weights_sha = encoder_loader(name)
+        banks[name] = load_eval_bank(reference_dir(scale_dir, name), {"encoder": name, "weights_sha256": weights_sha})
+    return score_images(images, encoders, banks, batch)
