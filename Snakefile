@@ -24,6 +24,9 @@ rule reproduce_all:
     default_target: True
 
 
+include: "workflow/rules/data.smk"
+include: "workflow/rules/encoders.smk"
+include: "workflow/rules/reference.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"

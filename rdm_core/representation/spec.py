@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -40,6 +41,7 @@ class EncoderSpec:
 # preprocessed image batch to pooled features [B, spec.dim].
 LOADERS: dict[str, Callable[[EncoderSpec, str | None], nn.Module]] = {}
 REGISTRY: dict[str, EncoderSpec] = {}
+BATTERY_MODULES = ("rdm_core.representation.mini", "rdm_core.representation.paper")
 
 
 def register_loader(key: str):
@@ -56,7 +58,15 @@ def register(spec: EncoderSpec) -> EncoderSpec:
     return spec
 
 
+def known_encoders() -> dict[str, EncoderSpec]:
+    """Every registered encoder of both batteries (importing the battery modules registers them)."""
+    for module in BATTERY_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
 def get_spec(name: str) -> EncoderSpec:
+    known_encoders()
     try:
         return REGISTRY[name]
     except KeyError:

@@ -3,12 +3,18 @@
 from snakemake.exceptions import WorkflowError
 
 from rdm_core.config import ConfigError, load_yaml, validate
+from rdm_core.representation.mini import MODELS as PIPELINE_TRAINED_ENCODERS
+from rdm_core.representation.spec import known_encoders
 
 try:
     CONFIG_SOURCE = " + ".join(["config/config.yaml", *map(str, workflow.overwrite_configfiles)])
     validate(config, "config.schema.yaml", f"the configuration ({CONFIG_SOURCE}, with any --config)")
     ARTIFACTS = load_yaml("config/artifacts.yaml", "artifacts.schema.yaml")
     PAPER_NUMBERS = load_yaml("config/paper_numbers.yaml", "paper_numbers.schema.yaml")
+    unknown = [name for name in config["battery"]["names"] if name not in known_encoders()]
+    if unknown:
+        raise ConfigError(f"battery.names: unknown encoder(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known_encoders()))}")
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -32,3 +38,10 @@ def toy_cells(distances, batches, kind="metrics"):
     if kind == "metrics":
         return [f"{RES}/metrics/toy/{d}_B{b}.json" for d in distances for b in batches]
     return [f"{WORK}/toy/{d}_B{b}.safetensors" for d in distances for b in batches]
+
+
+def encoder_weights_input(wildcards):
+    """The weights file the pipeline trains for an encoder, or nothing for shipped weights."""
+    if wildcards.encoder in PIPELINE_TRAINED_ENCODERS:
+        return f"{WORK}/encoders/{wildcards.encoder}.safetensors"
+    return []
