@@ -7,7 +7,13 @@ from torch import Tensor
 
 
 def sq_dist(x: Tensor, y: Tensor) -> Tensor:
-    """Pairwise squared Euclidean distances ``[N, M]``, clamped at 0 against round-off."""
+    """Pairwise squared Euclidean distances ``[N, M]``, clamped at 0 against round-off.
+
+    Both sets are first shifted by the mean of ``x`` (distances are translation invariant), which
+    limits the fp32 cancellation of ``|x|^2 + |y|^2 - 2 x.y`` for raw features far from the origin.
+    """
+    shift = x.mean(0)
+    x, y = x - shift, y - shift
     xx = (x * x).sum(1, keepdim=True)
     yy = (y * y).sum(1).unsqueeze(0)
     return torch.addmm(xx + yy, x, y.T, alpha=-2.0).clamp_min(0.0)
@@ -32,8 +38,8 @@ def median_sigma(x: Tensor, n_sub: int = 10_000, seed: int = 0, floor: float = 1
     n = rows.shape[0]
     if n < 2:
         return float(floor)
-    pairs = torch.empty(n * (n - 1) // 2, dtype=torch.float64)
-    cols = torch.arange(n)
+    pairs = torch.empty(n * (n - 1) // 2, dtype=torch.float64, device=rows.device)
+    cols = torch.arange(n, device=rows.device)
     at = 0
     for start in range(0, n - 1, chunk):
         block = sq_dist(rows[start:start + chunk], rows)

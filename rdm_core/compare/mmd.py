@@ -1,12 +1,13 @@
-"""Kernel MMD: the exact biased estimator, the Nystrom bundle, the iRDM loss and RFF-MMD (SPEC 1.2, 2.3).
+"""Kernel MMD: the exact biased estimator, the Nystrom bundle and the iRDM loss (SPEC 1.2).
 
 The iRDM loss of one encoder is ``repulsion(g) - 2 attraction(g) + k_rr`` with an exact biased
 within-batch repulsion and a Nystrom kernel-mean attraction toward a reference frozen in a bundle.
+The RFF estimator lives in :mod:`.rff` (evaluation uses it without loading the training loss) and is
+re-exported here as the third member of the MMD family.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .kernels import rbf
+from .rff import RFFMap, mmd2_rff  # noqa: F401  (re-export)
 
 
 def repulsion(g: Tensor, sigma: float) -> Tensor:
@@ -126,11 +128,13 @@ def _irdm_terms(g: Tensor, z: Tensor, alpha: Tensor, sigma: float, chunk: int | 
                 want_grad: bool) -> tuple[Tensor, Tensor | None]:
     """``repulsion - 2 attraction`` and, if asked, its closed-form gradient with respect to ``g``.
 
-    With ``K = k(g, g)``, ``s = K 1``, ``C = k(g, Z)`` and ``a = C alpha``, the gradient is
-        4 gamma / N^2 (K g - s * g)  +  4 gamma / N (a * g - (C * alpha) Z).
+    With ``K = k(g, g)``, ``s = K 1``, ``C = k(g, Z)`` and ``a = C alpha``, the gradient
+        4 gamma / N^2 (K g - s * g)  +  4 gamma / N (a * g - (C * alpha) Z)
+    is accumulated in one buffer as ``4 gamma / N^2 [(K g - N (C * alpha) Z) - (s - N a) * g]``.
     The repulsion Gram is symmetric, so only blocks on and above the diagonal are formed and an
     off-diagonal block feeds both its row block and its column block (row sums and ``K g``).
-    Rows are processed in blocks of ``chunk`` (all at once when ``None``): memory O(N x chunk).
+    Rows are processed in blocks of ``chunk`` (all at once when ``None``): kernel memory
+    O(chunk x (chunk + M)) on top of O(N x d).
     """
     n = g.shape[0]
     gamma = 0.5 / sigma ** 2
@@ -141,31 +145,29 @@ def _irdm_terms(g: Tensor, z: Tensor, alpha: Tensor, sigma: float, chunk: int | 
     blocks = [(s, min(s + step, n)) for s in range(0, n, step)]
     row_sum = torch.zeros_like(hg)
     att = torch.empty_like(hg)
-    k_g = torch.zeros_like(gc) if want_grad else None
-    c_z = torch.empty_like(gc) if want_grad else None
+    acc = torch.zeros_like(gc) if want_grad else None
     for b, (i0, i1) in enumerate(blocks):
         gi = gc[i0:i1]
         c = _gauss_(gi, zc, hg[i0:i1], hz, gamma)
         att[i0:i1] = c @ alpha
         if want_grad:
-            torch.mm(c.mul_(alpha), zc, out=c_z[i0:i1])
+            acc[i0:i1].addmm_(c.mul_(alpha), zc, alpha=-n)
         del c
         for j0, j1 in blocks[b:]:
             k = _gauss_(gi, gc[j0:j1], hg[i0:i1], hg[j0:j1], gamma)
             row_sum[i0:i1] += k.sum(1)
             if want_grad:
-                k_g[i0:i1].addmm_(k, gc[j0:j1])
+                acc[i0:i1].addmm_(k, gc[j0:j1])
             if j0 != i0:
                 row_sum[j0:j1] += k.sum(0)
                 if want_grad:
-                    k_g[j0:j1].addmm_(k.T, gi)
+                    acc[j0:j1].addmm_(k.T, gi)
             del k
     value = row_sum.sum() / n ** 2 - 2.0 * att.sum() / n
     if not want_grad:
         return value, None
-    grad = k_g.sub_(row_sum.unsqueeze(1) * gc).mul_(4.0 * gamma / n ** 2)
-    grad.add_(c_z.sub_(att.unsqueeze(1) * gc), alpha=-4.0 * gamma / n)
-    return value, grad
+    weight = row_sum.sub_(att, alpha=n).unsqueeze(1)
+    return value, acc.addcmul_(weight, gc, value=-1.0).mul_(4.0 * gamma / n ** 2)
 
 
 class _IRDMLoss(torch.autograd.Function):
@@ -191,41 +193,3 @@ def irdm_loss(g: Tensor, bundle: NystromBundle, chunk: int | None = None) -> Ten
     z, alpha = bundle.Z.to(g), bundle.alpha.to(g)
     want_grad = torch.is_grad_enabled() and g.requires_grad
     return _IRDMLoss.apply(g, z, alpha, float(bundle.sigma), float(bundle.k_rr), chunk, want_grad)
-
-
-@dataclass
-class RFFMap:
-    """Random Fourier features ``sqrt(2/D) cos(x W + b)`` of the Gaussian kernel (SPEC 2.3)."""
-
-    W: Tensor
-    b: Tensor
-
-    @classmethod
-    def from_seed(cls, d: int, sigma: float, n_features: int = 4096, seed: int = 99999) -> "RFFMap":
-        """``W ~ N(0, sigma^-2 I)`` then ``b ~ U[0, 2 pi)`` from one seeded generator (float64, stored fp32)."""
-        gen = torch.Generator().manual_seed(seed)
-        w = torch.randn(d, n_features, generator=gen, dtype=torch.float64) / sigma
-        b = torch.rand(n_features, generator=gen, dtype=torch.float64) * (2.0 * math.pi)
-        return cls(W=w.float(), b=b.float())
-
-    def __call__(self, x: Tensor) -> Tensor:
-        proj = torch.addmm(self.b.to(x), x, self.W.to(x))
-        return torch.cos(proj) * math.sqrt(2.0 / self.W.shape[1])
-
-    def mean_embedding(self, x: Tensor, chunk: int = 8192) -> Tensor:
-        """``mean_i phi(x_i)`` streamed in row chunks, accumulated in float64, returned in x's dtype."""
-        total = sum(self(x[s:s + chunk]).sum(0, dtype=torch.float64) for s in range(0, x.shape[0], chunk))
-        return (total / x.shape[0]).to(x.dtype)
-
-    def to_tensors(self) -> dict[str, Tensor]:
-        return {"W": self.W.contiguous(), "b": self.b.contiguous()}
-
-    @classmethod
-    def from_tensors(cls, d: dict[str, Tensor]) -> "RFFMap":
-        return cls(W=d["W"], b=d["b"])
-
-
-def mmd2_rff(g: Tensor, mu_r: Tensor, rff: RFFMap) -> Tensor:
-    """RFF estimate of the squared MMD, ``||mean_i phi(g_i) - mu_r||^2`` (differentiable)."""
-    diff = rff(g).mean(0) - mu_r.to(g)
-    return (diff * diff).sum()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -23,9 +25,22 @@ def sw_directions(d: int, n_proj: int = 1024, seed: int = 0, chunk: int = 64) ->
     return torch.cat([random_directions(d, min(chunk, n_proj - s), gen) for s in range(0, n_proj, chunk)])
 
 
+def _sort_rows_(a: Tensor) -> None:
+    """Sort the rows of a CPU float tensor in place with numpy's SIMD sort (several times faster than
+    ``torch.sort`` there, same values); rows are split over threads, numpy releases the GIL."""
+    parts = np.array_split(a.numpy(), max(1, min(torch.get_num_threads(), a.shape[0])))
+    with ThreadPoolExecutor(len(parts)) as pool:
+        list(pool.map(lambda part: part.sort(axis=1), parts))
+
+
 def _sorted_projections(x: Tensor, theta: Tensor) -> Tensor:
     """``[P, N]``: each row holds the sorted projections of ``x`` on one direction."""
-    return torch.sort(theta @ x.T, dim=1).values
+    proj = theta @ x.T
+    differentiable = torch.is_grad_enabled() and proj.requires_grad
+    if differentiable or proj.device.type != "cpu" or proj.dtype not in (torch.float32, torch.float64):
+        return torch.sort(proj, dim=1).values
+    _sort_rows_(proj)
+    return proj
 
 
 def sw_loss(x: Tensor, y: Tensor, n_proj: int, generator: torch.Generator) -> Tensor:
@@ -61,8 +76,8 @@ class SortedBank:
         theta = self.theta.to(x)
         total = 0.0
         for s in range(0, theta.shape[0], block):
-            diff = _sorted_projections(x, theta[s:s + block]) - self.sorted_proj[s:s + block].to(x)
-            total += float(diff.square_().sum(dtype=torch.float64))
+            diff = _sorted_projections(x, theta[s:s + block]).sub_(self.sorted_proj[s:s + block].to(x))
+            total += float(diff.square_().sum())  # torch's cascade sum: fp32 is accurate here
         return math.sqrt(total / (theta.shape[0] * self.n))
 
     def to_tensors(self) -> dict[str, Tensor]:
