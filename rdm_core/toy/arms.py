@@ -53,16 +53,23 @@ def drifting(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossF
 
 
 def mmd_rff(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
-    """Random-Fourier-feature MMD^2 to the frozen real mean embedding, summed over scales."""
+    """Random-Fourier-feature MMD^2 to the frozen real mean embedding, summed over scales.
+
+    The S per-scale maps (``n_features`` each) are stacked into one map: its sqrt(2 / n) normalisation
+    sees S times the features, so its squared MMD is the mean over scales and S times it is the
+    multi-scale sum, computed in one projection.
+    """
     n_feat = cfg["distances"]["n_features"]
     maps = [RFFMap.from_seed(real.shape[1], s, n_feat, int(torch.randint(2**31 - 1, (), generator=rng)))
             for s in kernel_sigmas(real, cfg)]
-    means = [m.mean_embedding(real) for m in maps]
-    return lambda g, step_gen: sum(mmd2_rff(g, mu, m) for m, mu in zip(maps, means))
+    stacked = RFFMap(W=torch.cat([m.W for m in maps], dim=1), b=torch.cat([m.b for m in maps]))
+    mu_r, n_scales = stacked.mean_embedding(real), float(len(maps))
+    return lambda g, step_gen: n_scales * mmd2_rff(g, mu_r, stacked)
 
 
 def mmd_exact(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
-    """Biased exact MMD against B real points drawn that step: mean k(g, g) - 2 mean k(g, r), summed over scales."""
+    """Biased exact MMD against B real points drawn that step: per scale mean k(g, g) - 2 mean k(g, r),
+    summed over scales."""
     sigmas = kernel_sigmas(real, cfg)
 
     def loss(g: Tensor, step_gen: torch.Generator) -> Tensor:

@@ -44,7 +44,9 @@ def spiral_curve(cfg: dict) -> torch.Tensor:
 
 
 def embedding(dim: int, generator: torch.Generator) -> torch.Tensor:
-    """Random orthonormal ``[dim, 2]`` matrix P (QR of a Gaussian): the plane maps in by x P^T, back by x P."""
+    """Random orthonormal ``[dim, 2]`` matrix P (QR of a Gaussian drawn from ``generator``).
+
+    The plane maps into R^dim by x P^T and back by x P."""
     q, _ = torch.linalg.qr(torch.randn(dim, 2, generator=generator, dtype=torch.float64))
     return q
 

@@ -7,7 +7,8 @@ from torch import nn
 
 
 def make_generator(cfg: dict, seed: int) -> nn.Sequential:
-    """Linear(z_dim, hidden) + ReLU, then ``depth - 1`` x (Linear(hidden, hidden) + ReLU), then Linear(hidden, D).
+    """Linear(z_dim, hidden) + ReLU, then ``depth - 1`` x (Linear(hidden, hidden) + ReLU), then
+    Linear(hidden, D).
 
     Weights use PyTorch's default init under ``seed``; the global RNG state is left untouched.
     """

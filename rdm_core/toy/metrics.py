@@ -17,7 +17,8 @@ def recall(samples: torch.Tensor, anchor_points: torch.Tensor, radius: float) ->
 
 
 def med_dist(samples: torch.Tensor, dense_curve: torch.Tensor) -> float:
-    """Median over samples of the distance to the nearest dense curve point; NaN if any sample is non-finite."""
+    """Median over samples of the distance to the nearest dense curve point; NaN if any sample is
+    non-finite."""
     if not bool(torch.isfinite(samples).all()):
         return float("nan")
     nearest = torch.cdist(samples.to(torch.float64), dense_curve.to(torch.float64)).amin(dim=1)
@@ -31,6 +32,7 @@ def evaluate(samples2d: torch.Tensor, cfg: dict) -> dict:
 
 
 def real_floor(cfg: dict) -> dict:
-    """Metrics of a fresh draw of ``eval.n_samples`` real points (eval seed); the paper's floor is medDist 0.033."""
+    """Metrics of a fresh draw of ``eval.n_samples`` real points (eval seed); the paper's floor is
+    medDist 0.033."""
     n, seed = cfg["eval"]["n_samples"], cfg["eval"]["seed"]
     return {**evaluate(sample_spiral(cfg, n, seed), cfg), "n": n, "seed": seed}

@@ -5,17 +5,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Callable
 
 import torch
 from torch import nn
 
-from .arms import make_loss
+from .arms import LossFn, make_loss
 from .data import embed, embedding, real_points, to_plane
 from .generator import make_generator
 from .metrics import evaluate
-
-LossFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 CHECK_EVERY = 500  # steps between host syncs (finite check and progress line)
 

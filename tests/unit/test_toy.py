@@ -177,3 +177,18 @@ def test_non_finite_arm_is_reported_not_raised(cfg, monkeypatch):
 def test_unknown_distance(cfg):
     with pytest.raises(ValueError, match="unknown toy distance"):
         run_cell(tiny(cfg), "wasserstein", 8, progress=False)
+
+
+def test_stacked_rff_equals_sum_over_scales(cfg):
+    from rdm_core.compare.mmd import RFFMap, mmd2_rff
+    rng = torch.Generator().manual_seed(0)
+    real = embed(real_points(cfg), embedding(64, torch.Generator().manual_seed(1)))
+    loss = arms.mmd_rff(real, 8, cfg, rng)
+    g = torch.randn(32, 64) * 0.5
+    rng = torch.Generator().manual_seed(0)
+    expected = 0.0
+    for s in arms.kernel_sigmas(real, cfg):
+        seed = int(torch.randint(2**31 - 1, (), generator=rng))
+        m = RFFMap.from_seed(64, s, cfg["distances"]["n_features"], seed)
+        expected = expected + mmd2_rff(g, m.mean_embedding(real), m)
+    torch.testing.assert_close(loss(g, rng), expected, rtol=1e-5, atol=1e-7)
