@@ -2,8 +2,8 @@
 or ``rdm_core.train`` (``tests/unit/test_offobjective.py`` enforces it)."""
 
 from .ratios import mmd_ratios, mmd_rK, score_features, sw_ratios, sw_rK
-from .score import score_images, score_npz
+from .score import load_battery, score_images, score_npz
 from .table import score_table
 
-__all__ = ["mmd_ratios", "mmd_rK", "score_features", "sw_ratios", "sw_rK", "score_images", "score_npz",
+__all__ = ["mmd_ratios", "mmd_rK", "score_features", "sw_ratios", "sw_rK", "load_battery", "score_images", "score_npz",
            "score_table"]

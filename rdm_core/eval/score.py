@@ -24,14 +24,10 @@ def score_images(images: Tensor, encoders: Mapping[str, nn.Module], banks: Mappi
     return score_features(feats, banks, heldout)
 
 
-def score_npz(path: str | os.PathLike, scale_dir: str | os.PathLike, battery_names: Iterable[str],
-              encoder_loader: EncoderLoader, batch: int = 500) -> dict:
-    """Score an .npz sample batch with every encoder of a battery.
-
-    ``encoder_loader(name)`` returns the frozen encoder and its weights hash; each encoder's banks are
-    loaded from ``<scale_dir>/reference/<name>/`` and refused unless made with those same weights.
-    """
-    images, _ = load_npz_batch(path)
+def load_battery(scale_dir: str | os.PathLike, battery_names: Iterable[str], encoder_loader: EncoderLoader
+                 ) -> tuple[dict[str, nn.Module], dict[str, EvalBank]]:
+    """Every encoder of a battery and its evaluation banks from ``<scale_dir>/reference/<name>/``; banks
+    made with other weights than ``encoder_loader(name)`` returns are refused."""
     names = list(battery_names)
     missing = [n for n in names if not all((reference_dir(scale_dir, n) / FILES[kind]).is_file()
                                            for kind in ("sw_bank", "rff_bank"))]
@@ -42,4 +38,12 @@ def score_npz(path: str | os.PathLike, scale_dir: str | os.PathLike, battery_nam
     for name in names:
         encoders[name], weights_sha = encoder_loader(name)
         banks[name] = load_eval_bank(reference_dir(scale_dir, name), {"encoder": name, "weights_sha256": weights_sha})
+    return encoders, banks
+
+
+def score_npz(path: str | os.PathLike, scale_dir: str | os.PathLike, battery_names: Iterable[str],
+              encoder_loader: EncoderLoader, batch: int = 500) -> dict:
+    """Score an .npz sample batch with every encoder of a battery (see :func:`load_battery`)."""
+    images, _ = load_npz_batch(path)
+    encoders, banks = load_battery(scale_dir, battery_names, encoder_loader)
     return score_images(images, encoders, banks, batch)

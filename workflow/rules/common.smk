@@ -40,8 +40,10 @@ def toy_cells(distances, batches, kind="metrics"):
     return [f"{WORK}/toy/{d}_B{b}.safetensors" for d in distances for b in batches]
 
 
+def pipeline_weights(names):
+    """The weights files the pipeline trains for these encoders (encoders with shipped weights have none)."""
+    return [f"{WORK}/encoders/{name}.safetensors" for name in names if name in PIPELINE_TRAINED_ENCODERS]
+
+
 def encoder_weights_input(wildcards):
-    """The weights file the pipeline trains for an encoder, or nothing for shipped weights."""
-    if wildcards.encoder in PIPELINE_TRAINED_ENCODERS:
-        return f"{WORK}/encoders/{wildcards.encoder}.safetensors"
-    return []
+    return pipeline_weights([wildcards.encoder])

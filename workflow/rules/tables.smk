@@ -12,3 +12,19 @@ rule table4:
         ENV
     script:
         "../scripts/table4.py"
+
+
+rule table5:
+    input:
+        probes=rules.probes.output[0],
+        floors=expand(f"{WORK}/reference/{{encoder}}/floors.json", encoder=config["battery"]["names"]),
+    output:
+        artifact_outputs("table5"),
+    params:
+        names=config["battery"]["names"],
+    log:
+        f"{WORK}/logs/table5.log",
+    conda:
+        ENV
+    script:
+        "../scripts/table5.py"
