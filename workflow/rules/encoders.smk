@@ -10,6 +10,7 @@ rule train_encoder:
         f"{WORK}/encoders/{{encoder}}.safetensors",
     params:
         seed=config["battery"]["seed"],
+        steps=config["battery"]["steps"],
     threads: config["battery"]["threads"]
     resources:
         mem_mb=2000,
