@@ -22,7 +22,8 @@ def table_text(df: pd.DataFrame, ext: str, floatfmt: str = ".3f") -> str:
     if ext == ".csv":
         return df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
     if ext == ".md":
-        return df.to_markdown(index=False, floatfmt=floatfmt) + "\n"
+        blanks = df.astype(object).where(df.notna(), None)  # missing cells print empty
+        return blanks.to_markdown(index=False, floatfmt=floatfmt, missingval="") + "\n"
     if ext == ".tex":
         return df.to_latex(index=False, float_format=lambda v: format(v, floatfmt), na_rep="--")
     raise ValueError(f"no table format for '{ext}'")

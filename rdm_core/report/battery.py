@@ -21,4 +21,4 @@ def battery_table(names: Sequence[str], floors: Mapping[str, Mapping], probes: M
                      "nystrom floor": floors[name]["nystrom"],
                      **{f"SW ratio: {p}": probes[p]["sw_ratios"][name] for p in PROBES}})
     mean = {"encoder": f"mean (SW_r{len(names)})", **{f"SW ratio: {p}": probes[p]["sw_rK"] for p in PROBES}}
-    return pd.DataFrame([*rows, mean])
+    return pd.DataFrame([*rows, mean]).astype({"dim": "Int64"})
