@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -15,16 +17,20 @@ class NpzBatchError(ValueError):
     """An .npz sample batch that does not follow the ADM layout."""
 
 
-def load_npz_batch(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Images float32 [N, C, H, W] in [0, 1] and int64 labels [N] (or None) from an ADM-style batch."""
+def _read_batch(path: str | os.PathLike) -> tuple[np.ndarray, torch.Tensor | None]:
+    """Read and validate a batch once: uint8 images [N, H, W, C] and int64 labels [N] (or None)."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with archive:
+            members = sorted(archive.files)
+            images = archive["arr_0"] if "arr_0" in members else None
+            labels = archive["arr_1"] if "arr_1" in members else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise NpzBatchError(f"{path}: not a readable .npz file ({err})") from err
-    if "arr_0" not in arrays:
-        raise NpzBatchError(f"{path}: no 'arr_0' image array (found {sorted(arrays) or 'nothing'})")
-    images = arrays["arr_0"]
+    if images is None:
+        raise NpzBatchError(f"{path}: no 'arr_0' image array (found {members or 'nothing'})")
     if images.dtype.kind not in "ui":
         raise NpzBatchError(f"{path}: 'arr_0' must hold uint8 pixels, got dtype {images.dtype}")
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
@@ -32,15 +38,40 @@ def load_npz_batch(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor 
     if images.dtype != np.uint8 and images.size and (images.min() < 0 or images.max() > 255):
         raise NpzBatchError(f"{path}: 'arr_0' values must lie in [0, 255], "
                             f"found [{images.min()}, {images.max()}]")
-    x = torch.from_numpy(images.astype(np.uint8)).permute(0, 3, 1, 2).float().div_(255.0)
-    if "arr_1" not in arrays:
-        return x, None
-    labels = arrays["arr_1"]
+    if labels is None:
+        return images.astype(np.uint8, copy=False), None
     if labels.dtype.kind not in "ui" or labels.ndim != 1:
         raise NpzBatchError(f"{path}: 'arr_1' must be 1-D integer labels, got {labels.dtype} {labels.shape}")
     if len(labels) != len(images):
         raise NpzBatchError(f"{path}: {len(labels)} labels in 'arr_1' for {len(images)} images in 'arr_0'")
-    return x, torch.from_numpy(labels.astype(np.int64))
+    return images.astype(np.uint8, copy=False), torch.from_numpy(labels.astype(np.int64))
+
+
+def _to_float(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 [B, H, W, C] to contiguous float32 [B, C, H, W] in [0, 1]."""
+    chw = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+    return chw.to(torch.float32, memory_format=torch.contiguous_format).div_(255)
+
+
+def load_npz_batch(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images float32 [N, C, H, W] in [0, 1] and int64 labels [N] (or None) from an ADM-style batch.
+
+    Holds the whole batch as float (4 bytes a pixel); use :func:`iter_npz_batches` at paper scale.
+    """
+    images, labels = _read_batch(path)
+    return _to_float(images), labels
+
+
+def iter_npz_batches(path: str | os.PathLike, batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Validate ``path`` now, then stream (float32 images [B, C, H, W] in [0, 1], int64 labels [B] or None).
+
+    Only the uint8 pixels are held whole (the .npz member is read once); floats exist one chunk at a time.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    images, labels = _read_batch(path)
+    return ((_to_float(images[s:s + batch]), None if labels is None else labels[s:s + batch])
+            for s in range(0, len(images), batch))
 
 
 def save_npz_batch(path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:

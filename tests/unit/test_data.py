@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rdm_core.data.mnist import load_split, prepare_mnist, raw_mnist, split_indices
-from rdm_core.data.npz import NpzBatchError, load_npz_batch, save_npz_batch
+from rdm_core.data.npz import NpzBatchError, iter_npz_batches, load_npz_batch, save_npz_batch
 from rdm_core.io import CacheError, load_tensors
 
 
@@ -84,16 +84,45 @@ def test_npz_save_clamps_and_rounds(tmp_path):
     ({"arr_0": np.zeros((2, 4, 4, 3), np.uint8), "arr_1": np.arange(3)}, "3 labels"),
     ({"arr_0": np.zeros((2, 4, 4, 3), np.uint8), "arr_1": np.zeros((2, 1), np.int64)}, "1-D integer"),
 ])
-def test_npz_bad_inputs_name_the_file(tmp_path, arrays, message):
+@pytest.mark.parametrize("load", [load_npz_batch, lambda p: iter_npz_batches(p, 2)], ids=["load", "iter"])
+def test_npz_bad_inputs_name_the_file(tmp_path, arrays, message, load):
     path = tmp_path / "bad_batch.npz"
     np.savez(path, **arrays)
     with pytest.raises(NpzBatchError, match=message) as err:
-        load_npz_batch(path)
+        load(path)      # iter_npz_batches validates at the call, before any chunk is asked for
     assert str(path) in str(err.value)
 
 
-def test_npz_unreadable_file(tmp_path):
-    path = tmp_path / "broken.npz"
-    path.write_bytes(b"not a zip")
-    with pytest.raises(NpzBatchError, match="broken.npz"):
-        load_npz_batch(path)
+@pytest.mark.parametrize("load", [load_npz_batch, lambda p: iter_npz_batches(p, 2)], ids=["load", "iter"])
+def test_npz_unreadable_file(tmp_path, load):
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    single = tmp_path / "single.npz"
+    with open(single, "wb") as f:
+        np.save(f, np.zeros((2, 4, 4, 3), np.uint8))
+    for path, message in ((broken, "broken.npz"), (single, "single.npz.*not an .npz archive")):
+        with pytest.raises(NpzBatchError, match=message):
+            load(path)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize("with_labels", [True, False])
+@pytest.mark.parametrize("batch", [1, 4, 7, 100])
+def test_iter_npz_batches_concatenate_to_load(tmp_path, compressed, with_labels, batch):
+    rng = np.random.default_rng(0)
+    arrays = {"arr_0": rng.integers(0, 256, (7, 5, 6, 3), dtype=np.uint8)}
+    if with_labels:
+        arrays["arr_1"] = rng.integers(0, 1000, 7)
+    path = tmp_path / "samples.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    chunks = list(iter_npz_batches(path, batch))
+    assert [len(x) for x, _ in chunks] == [min(batch, 7 - s) for s in range(0, 7, batch)]
+    assert all(x.dtype == torch.float32 and x.is_contiguous() for x, _ in chunks)
+    x, y = load_npz_batch(path)
+    assert torch.equal(torch.cat([c for c, _ in chunks]), x)
+    if with_labels:
+        assert torch.equal(torch.cat([c for _, c in chunks]), y) and y.dtype == torch.int64
+    else:
+        assert y is None and all(c is None for _, c in chunks)
+    with pytest.raises(ValueError, match="batch"):
+        iter_npz_batches(path, 0)

@@ -47,3 +47,8 @@ def pipeline_weights(names):
 
 def encoder_weights_input(wildcards):
     return pipeline_weights([wildcards.encoder])
+
+
+def real_data_input(wildcards):
+    """The prepared data file the real-image split is read from (ImageNet roots are checked at run time)."""
+    return {"data": rules.mnist.output[0]} if config["data"]["source"] == "mnist" else {}

@@ -3,17 +3,22 @@
 
 rule features:
     input:
-        data=rules.mnist.output[0],
+        unpack(real_data_input),
         weights=encoder_weights_input,
     output:
         train=f"{WORK}/features/{{encoder}}/train.safetensors",
         val=f"{WORK}/features/{{encoder}}/val.safetensors",
     params:
-        seed=config["data"]["seed"],
-    threads: config["battery"]["threads"]
+        data=config["data"],
+        scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.train))),
+        weights_dir=config["battery"]["weights_dir"],
+        batch=config["battery"]["batch"],
+        device=config["compute"]["features"]["device"],
+    threads: config["compute"]["features"]["cpus"]
     resources:
-        mem_mb=4000,
-        runtime=20,
+        gpu=config["compute"]["features"]["gpu"],
+        mem_mb=config["compute"]["features"]["mem_mb"],
+        runtime=config["compute"]["features"]["runtime"],
     log:
         f"{WORK}/logs/features/{{encoder}}.log",
     benchmark:
@@ -33,10 +38,11 @@ rule reference:
                  "rff_bank.safetensors", "floors.json"),
     params:
         reference=config["reference"],
-    threads: config["battery"]["threads"]
+    threads: config["compute"]["reference"]["cpus"]
     resources:
-        mem_mb=4000,
-        runtime=20,
+        gpu=config["compute"]["reference"]["gpu"],
+        mem_mb=config["compute"]["reference"]["mem_mb"],
+        runtime=config["compute"]["reference"]["runtime"],
     log:
         f"{WORK}/logs/reference/{{encoder}}.log",
     benchmark:
