@@ -21,8 +21,9 @@ from pathlib import Path
 
 from .spec import EncoderSpec
 
-FETCH_HINT = ("Nothing is downloaded at run time: fetch it first with the Snakemake rule "
-              "`fetch_weights` (a local rule; run it on a login node with network access).")
+FETCH_HINT = ("Nothing is downloaded at run time: fetch it first with the Snakemake rule `fetch_weights` "
+              "(a local rule; on a login node with network access run "
+              "`snakemake --cores 1 --configfile=config/paper.yaml fetch_all_weights`).")
 DEFAULT_ALLOW = ("*.json", "*.safetensors", "*.py")
 
 

@@ -17,10 +17,18 @@ def test_dry_run_every_target(target):
     assert proc.returncode == 0, proc.stdout
 
 
-@pytest.mark.parametrize("configfile", ["config/smoke.yaml"])
-def test_dry_run_other_scales(configfile):
-    proc = snakemake(ROOT, "-n", f"--configfile={configfile}", "reproduce_all")
+@pytest.mark.parametrize("configfile", ["config/smoke.yaml", "config/paper.yaml"])
+@pytest.mark.parametrize("target", ["reproduce_all", "reference_all"])
+def test_dry_run_other_scales(configfile, target):
+    """Every scale dry-runs completely with no data or weights present."""
+    proc = snakemake(ROOT, "-n", f"--configfile={configfile}", target)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_paper_reference_lists_every_encoder():
+    proc = snakemake(ROOT, "-n", "--configfile=config/paper.yaml", "reference_all")
+    for encoder in ("inception", "dreamsim", "cradiov3_l", "flux_vae"):
+        assert f"resources/paper/reference/{encoder}/nystrom.safetensors" in proc.stdout
 
 
 def test_lint_clean():

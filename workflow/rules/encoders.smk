@@ -23,3 +23,30 @@ rule train_encoder:
         ENV
     script:
         "../scripts/train_encoder.py"
+
+
+localrules:
+    fetch_weights,
+    fetch_all_weights,
+
+
+rule fetch_weights:
+    """Download one pretrained encoder's weights (needs network: run on a login node)."""
+    output:
+        f"{WORK}/weights/{{encoder}}/FETCHED.json",
+    log:
+        f"{WORK}/logs/weights/{{encoder}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/fetch_weights.py"
+
+
+rule fetch_all_weights:
+    """The pretrained weights of every encoder of the battery that the pipeline does not train."""
+    input:
+        [
+            f"{WORK}/weights/{name}/FETCHED.json"
+            for name in config["battery"]["names"]
+            if name not in PIPELINE_TRAINED_ENCODERS
+        ],
