@@ -8,6 +8,8 @@ re-exported here as the third member of the MMD family.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -117,56 +119,82 @@ def attraction(g: Tensor, bundle: NystromBundle) -> Tensor:
     return (rbf(g, z, bundle.sigma) @ alpha).mean()
 
 
-def _gauss_(x: Tensor, y: Tensor, hx: Tensor, hy: Tensor, gamma: float) -> Tensor:
-    """Kernel block ``exp(-gamma ||x_i - y_j||^2)`` built in place in one buffer from
-    ``hx = -gamma |x|^2`` and ``hy = -gamma |y|^2`` (no autograd; for the closed-form loss)."""
-    out = torch.addmm(hy.unsqueeze(0), x, y.T, alpha=2.0 * gamma)
-    return out.add_(hx.unsqueeze(1)).clamp_max_(0.0).exp_()
+def _exp_floored_(t: Tensor) -> Tensor:
+    """In-place ``exp`` of kernel exponents. On CPU they are first floored at ``log(2 tiny)``, ``tiny``
+    the smallest normal float: this lifts only kernel values below 2.4e-38 (fp32; 4.5e-308 in fp64)
+    and keeps the vectorised CPU ``exp`` off its underflow path, which is 10-30x slower."""
+    if t.device.type == "cpu":
+        t.clamp_min_(math.log(2.0 * torch.finfo(t.dtype).tiny))
+    return t.exp_()
 
 
-def _irdm_terms(g: Tensor, z: Tensor, alpha: Tensor, sigma: float, chunk: int | None,
+def _gauss_(x: Tensor, y: Tensor, hx: Tensor, hy: Tensor, gamma: float, ratios: list[float]) -> list[Tensor]:
+    """Kernel blocks ``exp(-gamma r ||x_i - y_j||^2)`` for ``r`` in ``[1, *ratios]``, built from
+    ``hx = -gamma |x|^2`` and ``hy = -gamma |y|^2`` with one product; the ``r = 1`` block reuses its
+    buffer in place (no autograd; for the closed-form loss)."""
+    out = torch.addmm(hy.unsqueeze(0), x, y.T, alpha=2.0 * gamma).add_(hx.unsqueeze(1)).clamp_max_(0.0)
+    others = [_exp_floored_(out.mul(r)) for r in ratios]
+    return [_exp_floored_(out), *others]
+
+
+def _weighted_(blocks: list[Tensor], ratios: list[float]) -> Tensor:
+    """``blocks[0] + sum_s ratios[s] blocks[s + 1]``, accumulated in place into ``blocks[0]``."""
+    for block, r in zip(blocks[1:], ratios):
+        blocks[0].add_(block, alpha=r)
+    return blocks[0]
+
+
+def _irdm_terms(g: Tensor, z: Tensor, alpha: Tensor, sigmas: tuple[float, ...], chunk: int | None,
                 want_grad: bool) -> tuple[Tensor, Tensor | None]:
-    """``repulsion - 2 attraction`` and, if asked, its closed-form gradient with respect to ``g``.
+    """``sum_s repulsion_s - 2 attraction_s`` over the bandwidths ``sigmas`` (landmarks ``z`` shared,
+    weights ``alpha [S, M]``) and, if asked, its closed-form gradient with respect to ``g``.
 
-    With ``K = k(g, g)``, ``s = K 1``, ``C = k(g, Z)`` and ``a = C alpha``, the gradient
-        4 gamma / N^2 (K g - s * g)  +  4 gamma / N (a * g - (C * alpha) Z)
-    is accumulated in one buffer as ``4 gamma / N^2 [(K g - N (C * alpha) Z) - (s - N a) * g]``.
-    The repulsion Gram is symmetric, so only blocks on and above the diagonal are formed and an
-    off-diagonal block feeds both its row block and its column block (row sums and ``K g``).
+    With ``gamma_s = 1 / (2 sigma_s^2)``, ``K_s = k_s(g, g)``, ``s_s = K_s 1``, ``C_s = k_s(g, Z)``
+    and ``a_s = C_s alpha_s``, the gradient is
+        sum_s 4 gamma_s / N^2 (K_s g - s_s * g)  +  4 gamma_s / N (a_s * g - (C_s * alpha_s) Z).
+    With ``w_s = gamma_s / gamma_0``, ``K = sum_s w_s K_s`` and ``C = sum_s w_s C_s * alpha_s`` (the
+    scales summed before the products) it is ``4 gamma_0 / N^2 [(K g - N C Z) - (K 1 - N sum_s w_s a_s) * g]``,
+    accumulated in one buffer. The repulsion Gram is symmetric, so only blocks on and above the
+    diagonal are formed and an off-diagonal block feeds both its row block and its column block.
     Rows are processed in blocks of ``chunk`` (all at once when ``None``): kernel memory
-    O(chunk x (chunk + M)) on top of O(N x d).
+    O(S x chunk x (chunk + M)) on top of O(N x d).
     """
     n = g.shape[0]
-    gamma = 0.5 / sigma ** 2
+    gamma = 0.5 / sigmas[0] ** 2
+    ratios = [(sigmas[0] / s) ** 2 for s in sigmas[1:]]
     shift = g.mean(0)  # distances are translation invariant; centring limits fp32 cancellation
     gc, zc = g - shift, z - shift
     hg, hz = -gamma * (gc * gc).sum(1), -gamma * (zc * zc).sum(1)
     step = n if chunk is None else max(1, int(chunk))
     blocks = [(s, min(s + step, n)) for s in range(0, n, step)]
-    row_sum = torch.zeros_like(hg)
-    att = torch.empty_like(hg)
-    acc = torch.zeros_like(gc) if want_grad else None
+    rep = torch.zeros((), dtype=g.dtype, device=g.device)
+    att = torch.empty(n, len(sigmas), dtype=g.dtype, device=g.device)
+    row_sum, acc = (torch.zeros_like(hg), torch.zeros_like(gc)) if want_grad else (None, None)
     for b, (i0, i1) in enumerate(blocks):
         gi = gc[i0:i1]
-        c = _gauss_(gi, zc, hg[i0:i1], hz, gamma)
-        att[i0:i1] = c @ alpha
+        cs = _gauss_(gi, zc, hg[i0:i1], hz, gamma, ratios)
+        att[i0:i1] = torch.stack([c @ a for c, a in zip(cs, alpha)], 1)
         if want_grad:
-            acc[i0:i1].addmm_(c.mul_(alpha), zc, alpha=-n)
-        del c
+            acc[i0:i1].addmm_(_weighted_([c.mul_(a) for c, a in zip(cs, alpha)], ratios), zc, alpha=-n)
+        del cs
         for j0, j1 in blocks[b:]:
-            k = _gauss_(gi, gc[j0:j1], hg[i0:i1], hg[j0:j1], gamma)
-            row_sum[i0:i1] += k.sum(1)
+            ks = _gauss_(gi, gc[j0:j1], hg[i0:i1], hg[j0:j1], gamma, ratios)
+            rep += sum(k.sum() for k in ks) * (1.0 if j0 == i0 else 2.0)
             if want_grad:
+                k = _weighted_(ks, ratios)
+                if j0 == i0:  # a self-pair adds K_ii (g_i - g_i) = 0: drop it rather than cancel it in fp32
+                    k.fill_diagonal_(0.0)
+                row_sum[i0:i1] += k.sum(1)
                 acc[i0:i1].addmm_(k, gc[j0:j1])
-            if j0 != i0:
-                row_sum[j0:j1] += k.sum(0)
-                if want_grad:
+                if j0 != i0:
+                    row_sum[j0:j1] += k.sum(0)
                     acc[j0:j1].addmm_(k.T, gi)
-            del k
-    value = row_sum.sum() / n ** 2 - 2.0 * att.sum() / n
+            del ks
+    value = rep / n ** 2 - 2.0 * att.sum() / n
     if not want_grad:
         return value, None
-    weight = row_sum.sub_(att, alpha=n).unsqueeze(1)
+    weights = torch.tensor([1.0, *ratios], dtype=g.dtype, device=g.device)
+    weight = row_sum.sub_(att @ weights, alpha=n).unsqueeze(1)
     return value, acc.addcmul_(weight, gc, value=-1.0).mul_(4.0 * gamma / n ** 2)
 
 
@@ -174,8 +202,8 @@ class _IRDMLoss(torch.autograd.Function):
     """iRDM loss with the closed-form gradient computed during forward; backward only scales it."""
 
     @staticmethod
-    def forward(ctx, g, z, alpha, sigma, k_rr, chunk, want_grad):
-        value, grad = _irdm_terms(g, z, alpha, sigma, chunk, want_grad)
+    def forward(ctx, g, z, alpha, sigmas, k_rr, chunk, want_grad):
+        value, grad = _irdm_terms(g, z, alpha, sigmas, chunk, want_grad)
         if want_grad:
             ctx.save_for_backward(grad)
         return value + k_rr
@@ -187,9 +215,18 @@ class _IRDMLoss(torch.autograd.Function):
         return grad * grad_out, None, None, None, None, None, None
 
 
-def irdm_loss(g: Tensor, bundle: NystromBundle, chunk: int | None = None) -> Tensor:
+def irdm_loss(g: Tensor, bundle: NystromBundle | Sequence[NystromBundle], chunk: int | None = None) -> Tensor:
     """iRDM loss ``repulsion(g) - 2 attraction(g, bundle) + k_rr`` (SPEC eq. 3), exact in value and
-    gradient for any ``chunk``; first-order differentiable only (closed-form RBF gradient)."""
-    z, alpha = bundle.Z.to(g), bundle.alpha.to(g)
+    gradient for any ``chunk``; first-order differentiable only (closed-form RBF gradient).
+
+    A sequence of bundles on the same landmarks (one per bandwidth) gives the sum of their losses,
+    each distance block formed once for all of them."""
+    bundles = [bundle] if isinstance(bundle, NystromBundle) else list(bundle)
+    z = bundles[0].Z
+    if any(b.Z is not z and not torch.equal(b.Z, z) for b in bundles[1:]):
+        raise ValueError("irdm_loss over several bundles needs them to share their landmarks")
+    alpha = torch.stack([b.alpha for b in bundles]).to(g)
+    sigmas = tuple(float(b.sigma) for b in bundles)
+    k_rr = sum(float(b.k_rr) for b in bundles)
     want_grad = torch.is_grad_enabled() and g.requires_grad
-    return _IRDMLoss.apply(g, z, alpha, float(bundle.sigma), float(bundle.k_rr), chunk, want_grad)
+    return _IRDMLoss.apply(g, z.to(g), alpha, sigmas, k_rr, chunk, want_grad)

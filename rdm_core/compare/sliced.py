@@ -28,17 +28,24 @@ def sw_directions(d: int, n_proj: int = 1024, seed: int = 0, chunk: int = 64) ->
 def _sort_rows_(a: Tensor) -> None:
     """Sort the rows of a CPU float tensor in place with numpy's SIMD sort (several times faster than
     ``torch.sort`` there, same values); rows are split over threads, numpy releases the GIL."""
-    parts = np.array_split(a.numpy(), max(1, min(torch.get_num_threads(), a.shape[0])))
-    with ThreadPoolExecutor(len(parts)) as pool:
-        list(pool.map(lambda part: part.sort(axis=1), parts))
+    n_parts = max(1, min(torch.get_num_threads(), a.shape[0]))
+    if n_parts == 1:
+        a.numpy().sort(axis=1)
+        return
+    with ThreadPoolExecutor(n_parts) as pool:
+        list(pool.map(lambda part: part.sort(axis=1), np.array_split(a.numpy(), n_parts)))
 
 
 def _sorted_projections(x: Tensor, theta: Tensor) -> Tensor:
-    """``[P, N]``: each row holds the sorted projections of ``x`` on one direction."""
+    """``[P, N]``: each row holds the sorted projections of ``x`` on one direction.
+
+    On CPU, numpy sorts: in place without grad, else through its argsort and a gather, which is
+    ``torch.sort``'s gradient exactly (sorting is a permutation)."""
     proj = theta @ x.T
-    differentiable = torch.is_grad_enabled() and proj.requires_grad
-    if differentiable or proj.device.type != "cpu" or proj.dtype not in (torch.float32, torch.float64):
+    if proj.device.type != "cpu" or proj.dtype not in (torch.float32, torch.float64):
         return torch.sort(proj, dim=1).values
+    if torch.is_grad_enabled() and proj.requires_grad:
+        return proj.gather(1, torch.from_numpy(np.argsort(proj.detach().numpy(), axis=1)))
     _sort_rows_(proj)
     return proj
 

@@ -7,6 +7,7 @@ directions) comes from ``step_generator`` so a cell is deterministic given its s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import torch
@@ -15,7 +16,7 @@ from torch import Tensor
 from rdm_core.compare.drifting import drifting_loss
 from rdm_core.compare.frechet import frechet_distance, moments, sqrtm_psd
 from rdm_core.compare.kernels import median_sigma
-from rdm_core.compare.mmd import RFFMap, build_nystrom_bundle, cross_mean, irdm_loss, mmd2_rff, repulsion
+from rdm_core.compare.mmd import NystromBundle, RFFMap, build_nystrom_bundle, irdm_loss, mmd2_rff
 from rdm_core.compare.sliced import sw_loss
 
 LossFn = Callable[[Tensor, torch.Generator], Tensor]
@@ -46,10 +47,11 @@ def sw(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
 
 
 def drifting(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
-    """Drifting regression onto the coupled field from a memory bank of real points drawn that step."""
+    """Drifting regression onto the coupled field from a memory bank of real points drawn that step,
+    the affinity product floored at ``drifting_affinity_floor`` as in the official toy code."""
     d = cfg["distances"]
-    temps = tuple(d["drifting_temperatures"])
-    return lambda g, step_gen: drifting_loss(g, _subset(real, d["drifting_bank"], step_gen), temps)
+    temps, floor = tuple(d["drifting_temperatures"]), float(d["drifting_affinity_floor"])
+    return lambda g, step_gen: drifting_loss(g, _subset(real, d["drifting_bank"], step_gen), temps, floor)
 
 
 def mmd_rff(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
@@ -69,26 +71,34 @@ def mmd_rff(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn
 
 def mmd_exact(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
     """Biased exact MMD against B real points drawn that step: per scale mean k(g, g) - 2 mean k(g, r),
-    summed over scales."""
+    summed over scales.
+
+    Computed as the multi-bandwidth ``irdm_loss`` with the drawn points as landmarks, uniform weights
+    1 / B and ``k_rr = 0``: its attraction ``mean_i k(g_i, r) @ alpha`` is then exactly ``mean k(g, r)``.
+    """
     sigmas = kernel_sigmas(real, cfg)
+    weights = torch.full((batch,), 1.0 / batch)
 
     def loss(g: Tensor, step_gen: torch.Generator) -> Tensor:
         r = _subset(real, batch, step_gen)
-        return sum(repulsion(g, s) - 2.0 * cross_mean(g, r, s) for s in sigmas)
+        return irdm_loss(g, [NystromBundle(Z=r, alpha=weights, sigma=s, k_rr=0.0) for s in sigmas])
     return loss
 
 
 def mmd_nystrom(real: Tensor, batch: int, cfg: dict, rng: torch.Generator) -> LossFn:
     """iRDM loss: exact repulsion + Nystrom attraction to a reference frozen over all real points.
 
-    Landmarks are one random subset of ``n_features`` real points, shared by the scales. The bundle's
+    Landmarks are one random subset of ``n_features`` real points, shared by the scales (the protocol
+    allows it), so one multi-bundle ``irdm_loss`` forms each distance matrix once. The bundle's
     alpha = K_ZZ^-1 mu_Zr form equals the protocol's eigh K_ZZ^-1/2 feature map with frozen mean:
     psi(g) . mu = k(g, Z) K^-1/2 K^-1/2 mu_Zr = k(g, Z) alpha.
     """
     n_land = cfg["distances"]["n_features"]
     landmarks = _subset(real, n_land, rng)
-    bundles = [build_nystrom_bundle(real, s, n_land, landmarks=landmarks) for s in kernel_sigmas(real, cfg)]
-    return lambda g, step_gen: sum(irdm_loss(g, b) for b in bundles)
+    # the bundles hold the one landmark tensor, so irdm_loss needs no value comparison to see it shared
+    bundles = [replace(build_nystrom_bundle(real, s, n_land, landmarks=landmarks), Z=landmarks)
+               for s in kernel_sigmas(real, cfg)]
+    return lambda g, step_gen: irdm_loss(g, bundles)
 
 
 ARMS: dict[str, Callable[[Tensor, int, dict, torch.Generator], LossFn]] = {

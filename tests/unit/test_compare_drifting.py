@@ -13,8 +13,9 @@ def _randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def _loop_field(gen, real, temperatures):
-    """The definition written out: targets = real then generated, self-pairs excluded."""
+def _loop_field(gen, real, temperatures, floor=0.0):
+    """The definition written out: targets = real then generated, self-pairs excluded; the affinity
+    product is clamped at ``floor`` before the square root (self-pairs included)."""
     b, n_real = len(gen), len(real)
     targets = list(real) + list(gen)
     is_self = [[n_real + i == j for j in range(len(targets))] for i in range(b)]
@@ -29,7 +30,7 @@ def _loop_field(gen, real, temperatures):
              for i in range(b)]
         row = [sum(e[i]) for i in range(b)]
         col = [sum(e[i][j] for i in range(b)) for j in range(len(y))]
-        aff = [[math.sqrt(e[i][j] / row[i] * e[i][j] / col[j]) for j in range(len(y))] for i in range(b)]
+        aff = [[math.sqrt(max(e[i][j] / row[i] * e[i][j] / col[j], floor)) for j in range(len(y))] for i in range(b)]
         force = np.zeros_like(gen)
         for i in range(b):
             attract_mass = sum(aff[i][:n_real])
@@ -53,6 +54,18 @@ def test_field_matches_loop_reference(sets, temperatures):
     gen, real = sets
     expected = _loop_field(gen.numpy(), real.numpy(), temperatures)
     np.testing.assert_allclose(drifting_field(gen, real, temperatures).numpy(), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("floor", [1e-6, 1e-3, 2e-2])
+def test_affinity_floor_matches_loop_reference(sets, floor):
+    gen, real = sets
+    expected = _loop_field(gen.numpy(), real.numpy(), (0.06, 0.2), floor)
+    field = drifting_field(gen, real, (0.06, 0.2), affinity_floor=floor)
+    np.testing.assert_allclose(field.numpy(), expected, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(expected, _loop_field(gen.numpy(), real.numpy(), (0.06, 0.2)), rtol=1e-6, atol=0)
+    g = gen.clone().requires_grad_()
+    loss = drifting_loss(g, real, affinity_floor=floor)
+    assert loss.item() == pytest.approx(float(np.mean(expected ** 2)), rel=1e-12)
 
 
 def test_each_temperature_has_unit_rms(sets):

@@ -151,6 +151,42 @@ def test_attraction_gradcheck(bundle):
     assert torch.autograd.gradcheck(lambda a: attraction(a, bundle), (g,))
 
 
+@pytest.fixture(scope="module")
+def scale_bundles(ref):
+    return [_f64(build_nystrom_bundle(ref, s, landmarks=ref[:30])) for s in (0.3, 0.9, SIGMA, 3.5)]
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 5, 17])
+def test_irdm_loss_over_shared_landmark_bundles_is_the_sum(scale_bundles, chunk):
+    g = _randn(17, 3, seed=4) + 0.5
+    ref_value, ref_grad = _value_and_grad(lambda a: sum(_reference_loss(a, b) for b in scale_bundles), g)
+    value, grad = _value_and_grad(lambda a: irdm_loss(a, scale_bundles, chunk=chunk), g)
+    torch.testing.assert_close(value, ref_value, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-14)
+    with torch.no_grad():
+        assert irdm_loss(g, scale_bundles, chunk=chunk).item() == pytest.approx(ref_value.item(), rel=1e-12)
+    assert torch.autograd.gradcheck(lambda a: irdm_loss(a, scale_bundles, chunk=chunk),
+                                    ((g[:9] * 0.8).requires_grad_(),))
+
+
+def test_irdm_loss_with_underflowing_kernels_matches_float64(ref, scale_bundles):
+    # small bandwidths: most exponents lie far below fp32's exp underflow (the floored range)
+    b32 = [NystromBundle(b.Z.float(), b.alpha.float(), b.sigma / 20, b.k_rr) for b in scale_bundles]
+    b64 = [_f64(b) for b in b32]
+    g = _randn(24, 3, seed=9) * 2.0
+    ref_value, ref_grad = _value_and_grad(lambda a: sum(_reference_loss(a, b) for b in b64), g)
+    for chunk in (None, 7):
+        value, grad = _value_and_grad(lambda a: irdm_loss(a, b32, chunk=chunk), g.float())
+        assert value.item() == pytest.approx(ref_value.item(), rel=1e-4)  # fp32 distances
+        torch.testing.assert_close(grad.double(), ref_grad, rtol=1e-4, atol=1e-7)
+
+
+def test_irdm_loss_over_bundles_needs_shared_landmarks(ref, scale_bundles):
+    other = _f64(build_nystrom_bundle(ref, SIGMA, landmarks=ref[30:60]))
+    with pytest.raises(ValueError, match="share their landmarks"):
+        irdm_loss(ref[:5], [scale_bundles[0], other])
+
+
 def test_irdm_loss_without_grad_keeps_no_graph(bundle):
     g = _randn(10, 3, seed=6).requires_grad_()
     with torch.no_grad():

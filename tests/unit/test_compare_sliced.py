@@ -74,6 +74,19 @@ def test_sw_loss_matches_loop_and_is_differentiable():
         sw_loss(x, y[:5], 9, torch.Generator())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sw_loss_gradient_equals_torch_sort(dtype):
+    x, y = _randn(33, 5, seed=11).to(dtype), _randn(33, 5, seed=12).to(dtype)
+    theta = random_directions(5, 40, torch.Generator().manual_seed(1), dtype=dtype)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ref = (torch.sort(theta @ a.T, dim=1).values - torch.sort(theta @ y.T, dim=1).values).square().mean()
+    ours = sw_loss(b, y, 40, torch.Generator().manual_seed(1))
+    ref.backward()
+    ours.backward()
+    assert ours.item() == ref.item()
+    torch.testing.assert_close(b.grad, a.grad, rtol=0, atol=0)
+
+
 def test_sw_loss_draws_fresh_directions_each_call():
     x, y = _randn(10, 4, seed=9), _randn(10, 4, seed=10)
     gen = torch.Generator().manual_seed(0)

@@ -192,3 +192,48 @@ def test_stacked_rff_equals_sum_over_scales(cfg):
         m = RFFMap.from_seed(64, s, cfg["distances"]["n_features"], seed)
         expected = expected + mmd2_rff(g, m.mean_embedding(real), m)
     torch.testing.assert_close(loss(g, rng), expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def embedded(cfg):
+    return embed(real_points(cfg), embedding(64, torch.Generator().manual_seed(1)))
+
+
+def _value_and_grad(loss, g, seed):
+    g = g.clone().requires_grad_()
+    value = loss(g, torch.Generator().manual_seed(seed))
+    value.backward()
+    return value.detach(), g.grad
+
+
+def test_exact_arm_is_the_multiscale_exact_mmd(cfg, embedded):
+    from rdm_core.compare.mmd import cross_mean, repulsion
+    real, sigmas = embedded.double(), arms.kernel_sigmas(embedded, cfg)
+
+    def reference(g, step_gen):
+        r = arms._subset(real, 16, step_gen)
+        return sum(repulsion(g, s) - 2.0 * cross_mean(g, r, s) for s in sigmas)
+    g = (embedded[:16].double() + 0.3 * torch.randn(16, 64, dtype=torch.float64,
+                                                    generator=torch.Generator().manual_seed(2)))
+    value, grad = _value_and_grad(arms.mmd_exact(real, 16, cfg, torch.Generator()), g, 5)
+    ref_value, ref_grad = _value_and_grad(reference, g, 5)
+    torch.testing.assert_close(value, ref_value, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_nystrom_arm_is_the_sum_of_per_scale_irdm_losses(cfg, embedded):
+    from dataclasses import replace
+
+    from rdm_core.compare.mmd import build_nystrom_bundle, irdm_loss
+    c = copy.deepcopy(cfg)
+    c["distances"]["n_features"] = 64
+    real = embedded.double()
+    loss = arms.mmd_nystrom(real, 16, c, torch.Generator().manual_seed(3))
+    landmarks = arms._subset(real, 64, torch.Generator().manual_seed(3))
+    bundles = [replace(build_nystrom_bundle(real, s, 64, landmarks=landmarks), Z=landmarks)
+               for s in arms.kernel_sigmas(real, c)]
+    g = real[:16] + 0.3 * torch.randn(16, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    value, grad = _value_and_grad(loss, g, 0)
+    ref_value, ref_grad = _value_and_grad(lambda a, _: sum(irdm_loss(a, b) for b in bundles), g, 0)
+    torch.testing.assert_close(value, ref_value, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-14)
