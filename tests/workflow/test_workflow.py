@@ -31,6 +31,20 @@ def test_paper_reference_lists_every_encoder():
         assert f"resources/paper/reference/{encoder}/nystrom.safetensors" in proc.stdout
 
 
+def test_classcond_stage_per_scale():
+    """The class-conditional stage runs at mini and smoke scale (every arm, one sample set per flow NFE) and is
+    left out of the paper scale's reproduce_all, whose generators it does not have yet."""
+    mini = snakemake(ROOT, "-n", "--forceall", "table1", "table3", "table6", "fig5", "fig6").stdout
+    for arm in ("irdm", "uniform", "gaming", "batch_n128", "batch_n1024"):
+        assert f"resources/mini/classcond/weights/{arm}.safetensors" in mini, arm
+    for nfe in (1, 2, 4, 8, 16):
+        assert f"results/mini/metrics/eval/flow_nfe{nfe}.json" in mini
+    smoke = snakemake(ROOT, "-n", "--configfile=config/smoke.yaml", "reproduce_all").stdout
+    assert "resources/smoke/classcond/weights/irdm.safetensors" in smoke
+    paper = snakemake(ROOT, "-n", "--configfile=config/paper.yaml", "reproduce_all").stdout
+    assert "classcond" not in paper and "table1_sw" not in paper
+
+
 def test_lint_clean():
     proc = snakemake(ROOT, "--lint")
     assert proc.returncode == 0, proc.stdout
@@ -43,6 +57,9 @@ BAD_CONFIGS = {
     "negative batch": ("toy:\n  fig3:\n    batch_sizes: [8, -32]\n", "toy.fig3.batch_sizes.1", "less than the minimum"),
     "unknown distance": ("toy:\n  fig4:\n    distance: mmd_magic\n", "toy.fig4.distance", "is not one of"),
     "bad scale name": ("scale: '../escape'\n", "scale", "does not match"),
+    "classcond unknown key": ("classcond:\n  flwo: {}\n", "classcond.flwo", "unknown key"),
+    "classcond negative rollout": ("classcond:\n  batch_sweep:\n    rollouts: [128, -256]\n",
+                                   "classcond.batch_sweep.rollouts.1", "less than the minimum"),
 }
 
 

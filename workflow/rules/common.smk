@@ -1,10 +1,12 @@
 # Shared set-up: validate every config file before any job, and the path helpers the rules use.
 
+import math
+
 from snakemake.exceptions import WorkflowError
 
 from rdm_core.config import ConfigError, load_yaml, validate
 from rdm_core.representation.mini import MODELS as PIPELINE_TRAINED_ENCODERS
-from rdm_core.representation.spec import known_encoders
+from rdm_core.representation.spec import get_spec, known_encoders
 
 try:
     CONFIG_SOURCE = " + ".join(["config/config.yaml", *map(str, workflow.overwrite_configfiles)])
@@ -30,7 +32,11 @@ def artifact_outputs(name):
     return [f"{RES}/{path}" for path in ARTIFACTS[name]["outputs"]]
 
 
-ALL_ARTIFACT_FILES = [path for name in ARTIFACTS for path in artifact_outputs(name)]
+# Artifacts of this scale: a row with `scales` applies only there (the mini class-conditional stage has no
+# paper-scale generator yet).
+SCALE_ARTIFACTS = [name for name in ARTIFACTS if SCALE in ARTIFACTS[name].get("scales", [SCALE])]
+ALL_ARTIFACT_FILES = [path for name in SCALE_ARTIFACTS for path in artifact_outputs(name)]
+CLASSCOND = "table1" in SCALE_ARTIFACTS  # the class-conditional stage runs at this scale
 
 
 def toy_cells(distances, batches, kind="metrics"):
@@ -52,3 +58,55 @@ def encoder_weights_input(wildcards):
 def real_data_input(wildcards):
     """The prepared data file the real-image split is read from (ImageNet roots are checked at run time)."""
     return {"data": rules.mnist.output[0]} if config["data"]["source"] == "mnist" else {}
+
+
+# The mini class-conditional stage (workflow/rules/train.smk): generators, arms and what its reports share.
+CC = config["classcond"]
+TRAIN_ENCODERS = [n for n in config["battery"]["names"] if get_spec(n).split == "train"]
+CC_DIR = f"{WORK}/classcond"
+
+
+def batch_arms(sweep):
+    """Fig. 4 / Table 6 arms: matched samples seen (steps = samples_seen / N), lr = lr_ref * sqrt(N / n_ref)."""
+    return {f"batch_n{n}": {"encoders": [sweep["encoder"]], "pid": False, "rollout": n, "chunk": min(n, sweep["chunk"]),
+                            "lr": sweep["lr_ref"] * math.sqrt(n / sweep["n_ref"]), "grad_clip": sweep["grad_clip"],
+                            "steps": max(1, sweep["samples_seen"] // n)}
+            for n in sweep["rollouts"]}
+
+
+IRDM_ARMS = {**CC["arms"], **batch_arms(CC["batch_sweep"])}
+FLOW_GENS = [f"flow_nfe{k}" for k in CC["flow"]["nfe"]]
+GENERATORS = ["warmstart", *FLOW_GENS, *IRDM_ARMS]
+
+
+def arm_settings(arm):
+    """The train_irdm config of one arm (encoders resolved, loop and joint settings added)."""
+    cfg = dict(IRDM_ARMS[arm])
+    cfg["encoders"] = list(cfg["encoders"] or TRAIN_ENCODERS)
+    return {**cfg, "beta": CC["joint"]["beta"], "checkpoint_every": CC["checkpoint_every"], "seed": CC["seed"]}
+
+
+def arm_encoders(arm):
+    return arm_settings(arm)["encoders"]
+
+
+# What the table and figure rules of the stage share.
+CC_BATCH = [arm for arm in IRDM_ARMS if arm.startswith("batch_n")]
+CC_TABLE1 = ["real", "irdm", "warmstart", *FLOW_GENS, CC["table1"]["single"]]
+CC_REPORT = {"names": config["battery"]["names"], "train_encoders": TRAIN_ENCODERS,
+             "arm_encoders": {arm: arm_encoders(arm) for arm in IRDM_ARMS}}
+
+
+def generator_weights(gen):
+    """The weights file a generator id samples from (the flow's for every NFE; none for the real digits)."""
+    if gen == "real":
+        return []
+    if gen.startswith("flow_nfe"):
+        return [rules.flow.output.weights]
+    if gen == "warmstart":
+        return [rules.warmstart.output.weights]
+    return [f"{CC_DIR}/weights/{gen}.safetensors"]
+
+
+def classcond_eval(gens):
+    return [f"{RES}/metrics/eval/{gen}.json" for gen in gens]

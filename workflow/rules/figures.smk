@@ -19,14 +19,72 @@ rule fig3:
 
 
 rule fig4:
+    """Both batch axes: the toy panel and, where the class-conditional stage runs, the Table 6 sweep."""
     input:
         cells=toy_cells([config["toy"]["fig4"]["distance"]], config["toy"]["fig4"]["batch_sizes"]),
         floor=rules.toy_floor.output[0],
+        sweep=[f"{RES}/tables/table6_batch.csv"] if CLASSCOND else [],
     output:
         artifact_outputs("fig4"),
+    params:
+        encoder=config["classcond"]["batch_sweep"]["encoder"],
     log:
         f"{WORK}/logs/fig4.log",
     conda:
         ENV
     script:
         "../scripts/fig4.py"
+
+
+rule fig5:
+    """Gaming: single-encoder matching against the gaming arm's encoder, beside iRDM and the warm start."""
+    input:
+        evals=classcond_eval(["warmstart", "irdm", "gaming"]),
+        samples=expand(rules.samples.output[0], gen=["irdm", "gaming"]),
+    output:
+        artifact_outputs("fig5"),
+    params:
+        report=CC_REPORT,
+        gens=["warmstart", "irdm", "gaming"],
+    log:
+        f"{WORK}/logs/fig5.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_report.py"
+
+
+rule fig6:
+    input:
+        preference=rules.preference.output[0],
+    output:
+        artifact_outputs("fig6"),
+    params:
+        report=CC_REPORT,
+    log:
+        f"{WORK}/logs/fig6.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_report.py"
+
+
+CC_SAMPLE_FIGS = {"warmstart": ["warmstart"], "flow": FLOW_GENS, "irdm": ["irdm"], "uniform": ["uniform"],
+                  "single": [config["classcond"]["table1"]["single"]], "gaming": ["gaming"], "batch": CC_BATCH}
+
+
+rule fig_samples:
+    """A sample grid per trained generator (the flow at every NFE, the batch arms at every N)."""
+    input:
+        samples=expand(rules.samples.output[0], gen=dict.fromkeys(g for gs in CC_SAMPLE_FIGS.values() for g in gs)),
+    output:
+        artifact_outputs("fig_samples"),
+    params:
+        report=CC_REPORT,
+        figures=CC_SAMPLE_FIGS,
+    log:
+        f"{WORK}/logs/fig_samples.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_report.py"

@@ -28,3 +28,74 @@ rule table5:
         ENV
     script:
         "../scripts/table5.py"
+
+
+# The mini class-conditional stage (scales listed in config/artifacts.yaml).
+
+
+rule table1:
+    input:
+        evals=classcond_eval(CC_TABLE1),
+    output:
+        artifact_outputs("table1"),
+    params:
+        report=CC_REPORT,
+        gens=CC_TABLE1,
+    log:
+        f"{WORK}/logs/table1.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_report.py"
+
+
+rule table7:
+    input:
+        evals=classcond_eval(CC_TABLE1),
+    output:
+        artifact_outputs("table7"),
+    params:
+        report=CC_REPORT,
+        gens=CC_TABLE1,
+    log:
+        f"{WORK}/logs/table7.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_report.py"
+
+
+rule table3:
+    input:
+        evals=classcond_eval(["irdm", "uniform"]),
+    output:
+        artifact_outputs("table3"),
+    params:
+        report=CC_REPORT,
+        gens=["irdm", "uniform"],
+        settings={arm: config["classcond"]["arms"][arm] for arm in ("irdm", "uniform")},
+    log:
+        f"{WORK}/logs/table3.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_report.py"
+
+
+rule table6:
+    input:
+        evals=classcond_eval(CC_BATCH),
+    output:
+        artifact_outputs("table6"),
+    params:
+        report=CC_REPORT,
+        gens=CC_BATCH,
+        sweep=[{"arm": arm, "N": IRDM_ARMS[arm]["rollout"], "steps": IRDM_ARMS[arm]["steps"],
+                "lr": IRDM_ARMS[arm]["lr"]} for arm in CC_BATCH],
+        encoder=config["classcond"]["batch_sweep"]["encoder"],
+    log:
+        f"{WORK}/logs/table6.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_report.py"

@@ -1,0 +1,136 @@
+# The mini class-conditional stage: warm start, flow baseline, joint reference, iRDM arms, samples.
+# Declared outputs are final weights + a done marker; periodic checkpoints live in {WORK}/work/<rule>/...,
+# never declared, so a killed job resumes from its latest checkpoint.
+
+wildcard_constraints:
+    arm="|".join(IRDM_ARMS),
+    gen="|".join(["real", "warmstart", r"flow_nfe\d+", *IRDM_ARMS]),
+
+
+rule warmstart:
+    """The one-step generator from scratch under the class-aware Frechet objective (pMF-H FD-SIM analogue)."""
+    input:
+        data=rules.mnist.output[0],
+        weights=pipeline_weights(CC["warmstart"]["encoders"]),
+    output:
+        weights=f"{CC_DIR}/weights/warmstart.safetensors",
+        done=f"{CC_DIR}/weights/warmstart.done.json",
+    params:
+        cfg={**CC["warmstart"], **CC["generator"], "n_classes": CC["n_classes"], "seed": CC["seed"]},
+        workdir=f"{WORK}/work/warmstart",
+        scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.weights))),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    log:
+        f"{WORK}/logs/classcond/warmstart.log",
+    benchmark:
+        f"{WORK}/benchmarks/classcond/warmstart.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/cc_warmstart.py"
+
+
+rule flow:
+    """The multi-step baseline: class-conditional flow matching, sampled later at every NFE."""
+    input:
+        data=rules.mnist.output[0],
+    output:
+        weights=f"{CC_DIR}/weights/flow.safetensors",
+        done=f"{CC_DIR}/weights/flow.done.json",
+    params:
+        cfg={k: v for k, v in CC["flow"].items() if k != "nfe"} | {"n_classes": CC["n_classes"], "seed": CC["seed"]},
+        workdir=f"{WORK}/work/flow",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    log:
+        f"{WORK}/logs/classcond/flow.log",
+    benchmark:
+        f"{WORK}/benchmarks/classcond/flow.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/cc_flow.py"
+
+
+rule joint_reference:
+    """Joint Nystrom bundles over [phi | beta * onehot(y)] and PID floors, for every trained-against encoder."""
+    input:
+        data=rules.mnist.output[0],
+        train=expand(rules.features.output.train, encoder=TRAIN_ENCODERS),
+        val=expand(rules.features.output.val, encoder=TRAIN_ENCODERS),
+    output:
+        f"{CC_DIR}/joint_reference.safetensors",
+    params:
+        encoders=TRAIN_ENCODERS,
+        joint=CC["joint"],
+        reference=config["reference"],
+        n_classes=CC["n_classes"],
+        seed=CC["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    log:
+        f"{WORK}/logs/classcond/joint_reference.log",
+    benchmark:
+        f"{WORK}/benchmarks/classcond/joint_reference.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/cc_joint_reference.py"
+
+
+rule irdm_arm:
+    """One iRDM arm (config classcond.arms, plus the batch_n<N> arms of classcond.batch_sweep)."""
+    input:
+        warmstart=rules.warmstart.output.weights,
+        joint=rules.joint_reference.output[0],
+        weights=lambda wildcards: pipeline_weights(arm_encoders(wildcards.arm)),
+    output:
+        weights=f"{CC_DIR}/weights/{{arm}}.safetensors",
+        done=f"{CC_DIR}/weights/{{arm}}.done.json",
+    params:
+        cfg=lambda wildcards: arm_settings(wildcards.arm),
+        workdir=lambda wildcards: f"{WORK}/work/irdm_arm/{wildcards.arm}",
+        scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.weights))),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    log:
+        f"{WORK}/logs/classcond/irdm_arm_{{arm}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/classcond/irdm_arm_{{arm}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/cc_irdm_arm.py"
+
+
+rule samples:
+    """n_samples images of one generator (flow: per NFE; real: the val digits) with uniform labels, fixed seed."""
+    input:
+        unpack(lambda wildcards: {"weights": generator_weights(wildcards.gen)} if wildcards.gen != "real"
+               else {"data": rules.mnist.output[0]}),
+    output:
+        f"{CC_DIR}/samples/{{gen}}.safetensors",
+    params:
+        n=CC["eval"]["n_samples"],
+        seed=CC["eval"]["seed"],
+        n_classes=CC["n_classes"],
+        nfe=lambda wildcards: int(wildcards.gen[len("flow_nfe"):]) if wildcards.gen.startswith("flow_nfe") else None,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{WORK}/logs/classcond/samples_{{gen}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/cc_samples.py"

@@ -1,0 +1,15 @@
+"""The multi-step baseline: a class-conditional flow-matching model on the train split."""
+
+from rdm_core.data.mnist import load_split
+from rdm_core.generators.flow import train_flow
+from rdm_core.generators.io import save_generator
+from rdm_core.io import write_json
+from rdm_core.runlog import rule_log
+from rdm_core.train.workdir import keyed_workdir
+
+with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
+    p = snakemake.params
+    images, labels = load_split(snakemake.input.data, "train")
+    model = train_flow(images, labels, p.cfg, keyed_workdir(p.workdir, p.cfg), log=log.info)
+    save_generator(snakemake.output.weights, model, {"rule": "flow", "config": p.cfg})
+    write_json(snakemake.output.done, {"rule": "flow", "steps": p.cfg["steps"], "config": p.cfg})
