@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..eval.ratios import sw_rK  # noqa: E402
-from .toy import DISPLAY as TOY_DISPLAY  # noqa: E402
+from .toy import draw_lowdim_batch_axis  # noqa: E402
 
 REAL = "real"
 
@@ -150,15 +150,7 @@ def fig4_figure(cells: pd.DataFrame, floor: Mapping, sweep: pd.DataFrame | None,
     (SW_rK and the trained encoder's own ratio over the rollout N, at matched samples seen)."""
     n = 1 if sweep is None else 2
     fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.3), squeeze=False)
-    ax = axes[0, 0]
-    ax.plot(cells["batch"], cells["med_dist"], "o-", color="#1f5fbf", label=TOY_DISPLAY[cells["distance"].iloc[0]])
-    ax.axhline(floor["med_dist"], ls="--", color="grey", lw=1, label="real-data floor")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(cells["batch"], [str(b) for b in cells["batch"]])
-    ax.set_xlabel("generation batch B")
-    ax.set_ylabel("medDist (lower is better)")
-    ax.set_title("Spiral, low-dim batch axis", fontsize=10)
-    ax.legend(frameon=False, fontsize=8)
+    draw_lowdim_batch_axis(axes[0, 0], cells, floor)
     if sweep is not None:
         ax = axes[0, 1]
         sw_col = [c for c in sweep.columns if c.startswith("SW_r") and c[4:].isdigit()][0]

@@ -62,19 +62,16 @@ def fig3_figure(cells: pd.DataFrame, samples: Mapping[tuple[str, int], np.ndarra
     return fig
 
 
-def fig4_lowdim(cells: pd.DataFrame, floor: Mapping):
-    """medDist of one arm against B on a log2 axis, with the real-data floor."""
-    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+def draw_lowdim_batch_axis(ax, cells: pd.DataFrame, floor: Mapping) -> None:
+    """medDist of one arm against B on a log2 axis, with the real-data floor (Fig. 4's toy panel)."""
     ax.plot(cells["batch"], cells["med_dist"], "o-", color="#1f5fbf", label=DISPLAY[cells["distance"].iloc[0]])
     ax.axhline(floor["med_dist"], ls="--", color="grey", lw=1, label="real-data floor")
     ax.set_xscale("log", base=2)
     ax.set_xticks(cells["batch"], [str(b) for b in cells["batch"]])
     ax.set_xlabel("generation batch B")
     ax.set_ylabel("medDist (lower is better)")
-    ax.set_title("Spiral, low-dim batch axis")
+    ax.set_title("Spiral, low-dim batch axis", fontsize=10)
     ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    return fig
 
 
 def table4(cells: pd.DataFrame) -> pd.DataFrame:
