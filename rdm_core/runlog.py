@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -42,7 +41,3 @@ def rule_log(path: str | os.PathLike, threads: int = 1) -> Iterator[logging.Logg
             log.info("finished in %.1f s", time.perf_counter() - start)
             root.removeHandler(handler)
 
-
-def progress(**kwargs):
-    """tqdm keyword defaults for long loops: sparse updates so log files stay small."""
-    return dict(mininterval=5.0, file=sys.stderr, dynamic_ncols=False, ncols=100, **kwargs)

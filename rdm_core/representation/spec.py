@@ -73,11 +73,6 @@ def get_spec(name: str) -> EncoderSpec:
         raise KeyError(f"unknown encoder '{name}'; known encoders: {', '.join(sorted(REGISTRY))}") from None
 
 
-def battery(names: list[str]) -> list[EncoderSpec]:
-    """Specs of a battery, in the given (table column) order."""
-    return [get_spec(n) for n in names]
-
-
 def freeze(module: nn.Module) -> nn.Module:
     module.eval()
     for p in module.parameters():
