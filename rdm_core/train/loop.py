@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -74,7 +75,8 @@ def _log_stderr(msg: str) -> None:
 def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], generate: Generate,
           encoders: Mapping[str, Callable], battery_loss: BatteryLoss, controller,
           cfg: TrainConfig | Mapping[str, Any], workdir: str | os.PathLike,
-          log: Callable[[str], None] = _log_stderr) -> nn.Module:
+          log: Callable[[str], None] = _log_stderr,
+          reduce_grads: Callable[[list[torch.Tensor]], None] | None = None, writer: bool = True) -> nn.Module:
     """Train ``model`` for ``cfg.steps`` steps, resuming from the latest checkpoint in ``workdir``.
 
     Step k (1-based) draws ``make_rollout(k)`` (a list of chunk inputs, fresh every step; seed it with
@@ -83,6 +85,10 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
     step with a non-finite loss, raw loss or grad norm is skipped and counted; ``cfg.max_bad_steps`` in a
     row raise. ``workdir/metrics.jsonl`` gets one JSON line per step (step, loss, raw, the weights used,
     grad_norm, skipped, skipped_total, seconds); on resume the lines after the checkpoint are dropped.
+
+    Data-parallel ranks pass ``reduce_grads`` (called on the trainable parameters after the backward
+    passes, before clipping: e.g. an all-reduce) and ``writer=False`` on every rank but one, so a single
+    rank writes the metrics and checkpoints that every rank resumes from.
     """
     if not isinstance(cfg, TrainConfig):
         cfg = TrainConfig(**cfg)
@@ -105,11 +111,14 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
         log(f"resuming from step {start} (checkpoint {ckpt.path(start)})")
 
     metrics_path = workdir / "metrics.jsonl"
-    metrics_path.touch()
-    if metrics_path.stat().st_size < offset:
-        raise RuntimeError(f"{metrics_path} is shorter than checkpoint step {start} recorded; "
-                           "the log lost lines, so it cannot be resumed consistently")
-    with open(metrics_path, "r+b") as metrics, \
+    if writer:
+        metrics_path.touch()
+        if metrics_path.stat().st_size < offset:
+            raise RuntimeError(f"{metrics_path} is shorter than checkpoint step {start} recorded; "
+                               "the log lost lines, so it cannot be resumed consistently")
+    else:
+        offset = 0
+    with (open(metrics_path, "r+b") if writer else io.BytesIO()) as metrics, \
             tqdm(total=cfg.steps, initial=start, file=sys.stderr, mininterval=1.0, desc="train") as bar:
         metrics.truncate(offset)  # drop lines written after the checkpoint by the interrupted run
         metrics.seek(offset)
@@ -120,6 +129,8 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
             optimizer.zero_grad(set_to_none=True)
             step_fn = full_batch_step if len(inputs) == 1 else gradcache_step
             loss, raw = step_fn(generate, inputs, encoders, battery_loss)
+            if reduce_grads is not None:
+                reduce_grads(params)
             loss = loss.item()
             finite = math.isfinite(loss) and all(math.isfinite(v) for v in raw.values())
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip).item() if finite else math.nan
@@ -147,7 +158,7 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
                     f"step {step}: {bad_streak} steps in a row had a non-finite loss or gradient norm "
                     f"(max_bad_steps={cfg.max_bad_steps}); encoders with a non-finite loss at this step: "
                     f"{nonfinite or 'none (the total loss or gradient norm was non-finite)'}")
-            if ckpt.due(step) or step == cfg.steps:
+            if writer and (ckpt.due(step) or step == cfg.steps):
                 os.fsync(metrics.fileno())
                 ckpt.save(step, {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "controller": controller.state_dict(), "rng": capture_rng(),

@@ -1,0 +1,153 @@
+"""FLUX.2 [klein] post-training, 4 steps -> 1 step, with the joint iRDM objective (SPEC 1.3, 1.4, 1.6, 4.2).
+
+Each step draws a fresh rollout of N prompts (uniform over the prompt pool) with one noise seed per sample,
+renders it with the one-step student, encodes it with every trained-against encoder and compares the
+joint feature [phi(x) | beta * tau(c)] (tau = the prompt's SigLIP2 text embedding, beta = sigma / s_txt)
+with the frozen joint Nystrom bundle of real COCO pairs (``joint: false``: the image features alone against
+the image-only bundle, the marginal ablation). Encoders are self-normalised and weighted uniformly;
+AdamW (0.9, 0.95), wd 0, constant lr, clip, GradCache over the rollout, checkpoints every
+``checkpoint_every`` steps (the generic loop :func:`rdm_core.train.train`).
+
+Data parallel without a DDP wrapper: rank r renders the r-th contiguous block of chunks, the features
+are all-gathered with their gradients, every rank computes the same full-rollout loss, and the parameter
+gradients are averaged (the all-gather's backward sums the world's identical feature gradients, so the
+average is the exact full-rollout gradient). Only rank 0 writes metrics and checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor
+import torch.distributed as dist
+
+from ..compare.kernels import median_sigma
+from ..compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
+from ..generators.flux2 import Flux2Generator, sample_noise
+from ..reference.build import reference_config
+from ..representation.joint import joint_features
+from .balance import UniformWeights
+from .experiment import config_section
+from .loop import TrainConfig, battery_loss_fn, rollout_generator, train
+
+T2I_KEYS = ("steps", "lr", "grad_clip", "checkpoint_every", "seed", "rollout", "chunk", "joint", "s_txt")
+REFERENCE_KEYS = ("sigma_scale", "s_txt", "landmarks")
+
+
+def text_joint_bundles(image_feats: Mapping[str, Tensor], text_feats: Tensor, joint: bool, cfg: Mapping,
+                       reference_cfg: Mapping, seed: int = 0) -> dict:
+    """Joint (or, ``joint`` False, image-only) Nystrom bundles of real image-caption pairs, per encoder.
+
+    sigma = ``sigma_scale`` (0.25, "cold") x the median heuristic of the image features; the joint feature
+    is [phi | beta * tau] with beta = sigma / ``s_txt``, so the kernel factorises into k_img(sigma) and
+    k_txt(s_txt). ``landmarks`` (M) overrides the reference section's. Returns {"bundles", "sigma",
+    "beta", "floors" (empty: uniform weights need none), "cross_class_factor" (None)}.
+    """
+    cfg = config_section(cfg, REFERENCE_KEYS, "text-to-image reference")
+    ref = reference_config(reference_cfg)
+    out: dict = {"bundles": {}, "sigma": {}, "beta": {}, "floors": {}, "cross_class_factor": None}
+    for name, feats in image_feats.items():
+        feats = feats.detach().float()
+        if feats.shape[0] != text_feats.shape[0]:
+            raise ValueError(f"encoder '{name}': {feats.shape[0]} image features, {text_feats.shape[0]} captions")
+        sigma = cfg["sigma_scale"] * median_sigma(feats, n_sub=ref["sigma_n"], seed=seed)
+        beta = sigma / cfg["s_txt"] if joint else 0.0
+        rows = joint_features(feats, text_feats, beta) if joint else feats
+        out["bundles"][name] = build_nystrom_bundle(rows, sigma, cfg["landmarks"], seed=seed,
+                                                    iters=ref["kmeans_iters"], fit_n=ref["fit_n"],
+                                                    k_rr_n=ref["k_rr_n"])
+        out["sigma"][name], out["beta"][name] = sigma, beta
+    return out
+
+
+class PromptRollout:
+    """Step k's rollout: N prompt indices drawn uniformly from the pool and one noise seed per sample, both
+    from ``rollout_generator(seed, k)``; rank r gets the r-th contiguous block of the chunks. Keeps the
+    full rollout's text embeddings tau (rows in rollout order) for the joint feature."""
+
+    def __init__(self, generator: Flux2Generator, contexts: Callable[[Tensor], Tensor], text: Tensor, n: int,
+                 chunk: int, seed: int, noise_shape: tuple[int, int, int], device, rank: int = 0, world: int = 1):
+        if n < 1 or chunk < 1 or n % (chunk * world):
+            raise ValueError(f"the rollout N={n} must be a positive multiple of chunk x world = {chunk} x {world}")
+        self.generator, self.contexts, self.text = generator, contexts, text
+        self.n, self.chunk, self.seed, self.noise_shape = n, chunk, seed, noise_shape
+        self.device, self.rank, self.world = device, rank, world
+        self.code: Tensor | None = None
+
+    def __call__(self, step: int) -> list[tuple[Tensor, int]]:
+        gen = rollout_generator(self.seed, step)
+        idx = torch.randint(len(self.text), (self.n,), generator=gen)
+        seeds = torch.randint(2 ** 62, (self.n,), generator=gen)
+        self.code = self.text[idx].to(self.device)
+        per_rank = self.n // self.chunk // self.world
+        mine = range(self.rank * per_rank, (self.rank + 1) * per_rank)
+        return [(idx[c * self.chunk:(c + 1) * self.chunk], seeds[c * self.chunk:(c + 1) * self.chunk]) for c in mine]
+
+    def generate(self, chunk: tuple[Tensor, Tensor]) -> Tensor:
+        idx, seeds = chunk
+        noise = sample_noise(seeds.tolist(), self.noise_shape)
+        return self.generator(noise.to(self.device), self.contexts(idx).to(self.device))
+
+
+def gather_rows(x: Tensor) -> Tensor:
+    """Rows of every rank, in rank order, with gradients flowing back to each rank's own rows."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x.contiguous()))
+
+
+def average_grads(params: Sequence[Tensor]) -> None:
+    """All-reduce mean of the parameter gradients over the ranks."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad, op=dist.ReduceOp.AVG if p.grad.device.type == "cuda" else dist.ReduceOp.SUM)
+        if p.grad.device.type != "cuda":  # gloo has no AVG
+            p.grad /= dist.get_world_size()
+
+
+def train_flux2(generator: Flux2Generator, encoders: Mapping[str, Callable[[Tensor], Tensor]],
+                bundles: Mapping[str, NystromBundle], contexts: Callable[[Tensor], Tensor], text: Tensor,
+                cfg: Mapping, workdir: str | os.PathLike, noise_shape: tuple[int, int, int],
+                device: str | torch.device = "cpu", log: Callable[[str], None] | None = None):
+    """Post-train ``generator``'s transformer for ``cfg.steps`` steps (resuming from ``workdir``).
+
+    ``contexts(idx)`` gives the prompt contexts [n, L, D] of pool rows ``idx``; ``text`` [P, d] their tau.
+    ``cfg``: steps, lr, grad_clip, checkpoint_every, seed, rollout (N), chunk (per-rank micro-batch),
+    joint (bool), s_txt, optionally loss_chunk. Runs data parallel when torch.distributed is initialised.
+    """
+    cfg = config_section(cfg, T2I_KEYS, "FLUX.2 post-training")
+    distributed = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    names = list(encoders)
+    missing = [n for n in names if n not in bundles]
+    if missing:
+        raise KeyError(f"no bundle for encoders {missing}")
+    rollout = PromptRollout(generator, contexts, text, cfg["rollout"], cfg["chunk"], cfg["seed"], noise_shape,
+                            device, rank, world)
+    controller = UniformWeights(names)
+
+    def loss(g: Tensor, bundle: NystromBundle) -> Tensor:
+        g = gather_rows(g)
+        feats = joint_features(g, rollout.code, bundle.sigma / cfg["s_txt"]) if cfg["joint"] else g
+        if feats.shape[1] != bundle.Z.shape[1]:
+            raise ValueError(f"features have {feats.shape[1]} columns, the bundle's landmarks {bundle.Z.shape[1]}: "
+                             f"pass the {'joint' if cfg['joint'] else 'marginal'} bundles")
+        return irdm_loss(feats, bundle, chunk=cfg.get("loss_chunk"))
+
+    battery = battery_loss_fn({n: bundles[n] for n in names}, loss, controller)
+    loop = TrainConfig(steps=cfg["steps"], lr=cfg["lr"], grad_clip=cfg["grad_clip"],
+                       checkpoint_every=cfg["checkpoint_every"])
+    return train(generator.transformer, rollout, rollout.generate, encoders, battery, controller, loop, workdir,
+                 **({} if log is None else {"log": log}), reduce_grads=average_grads, writer=rank == 0)
+
+
+def bundle_to(bundle: NystromBundle, device) -> NystromBundle:
+    """The bundle with its landmarks and weights on ``device``."""
+    return NystromBundle(Z=bundle.Z.to(device), alpha=bundle.alpha.to(device), sigma=bundle.sigma, k_rr=bundle.k_rr)

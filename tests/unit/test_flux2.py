@@ -1,0 +1,212 @@
+"""FLUX.2 [klein] paths on a tiny random pipeline: teacher sampling, the one-step student, its training step
+(GradCache, joint loss, backward), checkpoints and exact resume, contexts, offline weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rdm_core.compare.mmd import irdm_loss
+from rdm_core.generators.flux2 import (ContextTable, Flux2Generator, build_flux2, load_student, save_student,
+                                       write_contexts)
+from rdm_core.representation.joint import joint_features
+from rdm_core.representation.text_paper import resolve_t2i_weights
+from rdm_core.train.checkpoint import Checkpointer
+from rdm_core.train.flux2 import PromptRollout, text_joint_bundles, train_flux2
+from rdm_core.train.gradcache import full_batch_step, gradcache_step
+
+CTX_DIM, CTX_LEN, SIZE = 24, 5, 32
+REF = {"sigma_n": 64, "landmarks": 8, "kmeans_iters": 3, "fit_n": 64, "k_rr_n": 64, "floor_draws": 1,
+       "floor_n": 8, "sw_n": 8, "rff_features": 8, "rff_n": 8}
+
+
+def tiny_parts():
+    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
+
+    torch.manual_seed(0)
+    transformer = Flux2Transformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=8, num_attention_heads=2,
+        joint_attention_dim=CTX_DIM, timestep_guidance_channels=16, axes_dims_rope=(2, 2, 2, 2), guidance_embeds=False)
+    vae = AutoencoderKLFlux2(block_out_channels=(8, 8), down_block_types=("DownEncoderBlock2D",) * 2,
+                             up_block_types=("UpDecoderBlock2D",) * 2, layers_per_block=1, latent_channels=4,
+                             norm_num_groups=4, sample_size=SIZE)
+    scheduler = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
+                                                base_image_seq_len=256, max_image_seq_len=4096,
+                                                time_shift_type="exponential", shift=3.0)
+    return transformer, vae, scheduler
+
+
+@pytest.fixture(scope="module")
+def klein_dir(tmp_path_factory):
+    """A tiny random FLUX.2 [klein] folder in the diffusers layout (what fetch_t2i_weights puts on disk)."""
+    root = tmp_path_factory.mktemp("flux2_klein")
+    transformer, vae, scheduler = tiny_parts()
+    transformer.save_pretrained(root / "transformer")
+    vae.save_pretrained(root / "vae")
+    scheduler.save_pretrained(root / "scheduler")
+    return root
+
+
+class TinyEncoder(nn.Module):
+    """A frozen encoder of images in [0, 1]: pooled conv features."""
+
+    def __init__(self, seed: int, dim: int = 6):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv = nn.Conv2d(3, dim, 4, stride=4)
+        self.requires_grad_(False)
+
+    def forward(self, x):
+        return self.conv(x).mean((2, 3))
+
+
+def test_teacher_sampling_matches_the_pipeline():
+    """Four Euler steps over the scheduler's schedule reproduce Flux2KleinPipeline on the same latents/contexts."""
+    from diffusers import Flux2KleinPipeline
+
+    transformer, vae, scheduler = tiny_parts()
+    pipe = Flux2KleinPipeline(scheduler=scheduler, vae=vae, text_encoder=None, tokenizer=None,
+                              transformer=transformer, is_distilled=True)
+    pipe.set_progress_bar_config(disable=True)
+    torch.manual_seed(1)
+    ctx, noise = torch.randn(2, CTX_LEN, CTX_DIM), torch.randn(2, 16, 8, 8)
+    for steps in (4, 1):
+        ref = pipe(prompt_embeds=ctx, latents=noise, height=SIZE, width=SIZE, num_inference_steps=steps,
+                   output_type="pt", guidance_scale=1.0).images
+        with torch.no_grad():
+            mine = Flux2Generator(transformer, vae, scheduler, steps)(noise, ctx)
+        assert mine.shape == (2, 3, SIZE, SIZE) and 0 <= mine.min() and mine.max() <= 1
+        torch.testing.assert_close(mine, ref, atol=1e-5, rtol=0)
+
+
+def test_one_step_student_is_noise_minus_velocity(klein_dir):
+    """The 1-step schedule is [1, 0], so x = noise + (0 - 1) v, decoded by the frozen VAE."""
+    student = build_flux2(klein_dir, steps=1, trainable=True)
+    assert student.schedule(64) == [1.0, 0.0]
+    assert all(p.requires_grad for p in student.transformer.parameters())
+    assert not any(p.requires_grad for p in student.vae.parameters())
+    assert not student.vae.training
+    torch.manual_seed(2)
+    noise, ctx = torch.randn(2, *student.noise_shape(SIZE, SIZE)), torch.randn(2, CTX_LEN, CTX_DIM)
+    with torch.no_grad():
+        x = noise.reshape(2, 16, 64).transpose(1, 2)
+        from rdm_core.generators.flux2 import latent_ids
+
+        v = student.velocity(x, ctx, 1.0, latent_ids(2, 8, 8, "cpu"))
+        want = student.decode((x - v).transpose(1, 2).reshape(2, 16, 8, 8))
+        torch.testing.assert_close(student(noise, ctx), want)
+    teacher = build_flux2(klein_dir, steps=4)
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def _setup(klein_dir, joint=True, n_pool=12, seed=0):
+    student = build_flux2(klein_dir, steps=1, trainable=True)
+    torch.manual_seed(seed)
+    ctx = torch.randn(n_pool, CTX_LEN, CTX_DIM)
+    text = torch.nn.functional.normalize(torch.randn(n_pool, 4), dim=1)
+    encoders = {"a": TinyEncoder(10), "b": TinyEncoder(11)}
+    real = torch.rand(48, 3, SIZE, SIZE)
+    captions = text[torch.arange(48) % n_pool]
+    feats = {n: e(real) for n, e in encoders.items()}
+    ref = text_joint_bundles(feats, captions, joint, {"sigma_scale": 0.25, "s_txt": 1.0, "landmarks": 8}, REF)
+    return student, ctx, text, encoders, ref
+
+
+def test_joint_bundles_use_the_cold_bandwidth_and_text_weight(klein_dir):
+    from rdm_core.compare.kernels import median_sigma
+
+    _, _, text, encoders, ref = _setup(klein_dir)
+    real = torch.rand(48, 3, SIZE, SIZE)
+    feats = encoders["a"](real)
+    out = text_joint_bundles({"a": feats}, text[torch.arange(48) % 12], True,
+                             {"sigma_scale": 0.25, "s_txt": 2.0, "landmarks": 8}, REF)
+    sigma = 0.25 * median_sigma(feats, n_sub=64)
+    assert out["sigma"]["a"] == pytest.approx(sigma) and out["beta"]["a"] == pytest.approx(sigma / 2.0)
+    assert out["bundles"]["a"].Z.shape == (8, feats.shape[1] + text.shape[1])
+    marginal = text_joint_bundles({"a": feats}, text[:48 % 12 or 12].repeat(4, 1), False,
+                                  {"sigma_scale": 0.25, "s_txt": 1.0, "landmarks": 8}, REF)
+    assert marginal["bundles"]["a"].Z.shape == (8, feats.shape[1])
+
+
+def test_student_step_gradcache_equals_full_batch(klein_dir):
+    """Forward, joint loss and backward over a rollout in two chunks give the one-chunk gradient."""
+    student, ctx, text, encoders, ref = _setup(klein_dir)
+    grads = []
+    for chunk in (4, 2):
+        rollout = PromptRollout(student, lambda idx: ctx[idx], text, 4, chunk, 0, student.noise_shape(SIZE, SIZE),
+                                "cpu")
+        inputs = rollout(1)
+
+        def battery(features):
+            raw = {n: irdm_loss(joint_features(f, rollout.code, ref["bundles"][n].sigma), ref["bundles"][n])
+                   for n, f in features.items()}
+            return sum(raw.values()), {n: v.item() for n, v in raw.items()}
+
+        student.transformer.zero_grad(set_to_none=True)
+        step = full_batch_step if len(inputs) == 1 else gradcache_step
+        loss, _ = step(rollout.generate, inputs, encoders, battery)
+        assert torch.isfinite(loss)
+        grads.append(torch.cat([p.grad.flatten() for p in student.transformer.parameters() if p.grad is not None]))
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-6, rtol=1e-4)
+
+
+CFG = {"steps": 2, "lr": 2.83e-4, "grad_clip": 4.0, "checkpoint_every": 1, "seed": 0, "rollout": 4, "chunk": 2,
+       "joint": True, "s_txt": 1.0}
+
+
+def _train(klein_dir, workdir, steps, joint=True):
+    student, ctx, text, encoders, ref = _setup(klein_dir, joint)
+    before = {k: v.clone() for k, v in student.transformer.state_dict().items()}
+    train_flux2(student, encoders, ref["bundles"], lambda idx: ctx[idx], text, {**CFG, "steps": steps, "joint": joint},
+                workdir, student.noise_shape(SIZE, SIZE), log=lambda m: None)
+    return before, student.transformer.state_dict()
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_training_moves_only_the_transformer_and_resumes_exactly(klein_dir, tmp_path, joint):
+    before, straight = _train(klein_dir, tmp_path / "a", 2, joint)
+    assert any(not torch.equal(before[k], straight[k]) for k in before)
+    _train(klein_dir, tmp_path / "b", 1, joint)  # a run stopped after step 1 ...
+    assert Checkpointer(tmp_path / "b", 1).steps() == [1]
+    _, resumed = _train(klein_dir, tmp_path / "b", 2, joint)  # ... resumed to step 2
+    for k in straight:
+        torch.testing.assert_close(resumed[k], straight[k], atol=0, rtol=0)
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2]
+    _, state = Checkpointer(tmp_path / "a", 1).latest()
+    assert set(state["model"]) == set(straight)  # the checkpoint holds the transformer only
+
+
+def test_student_weights_round_trip(klein_dir, tmp_path):
+    student = build_flux2(klein_dir, steps=1, trainable=True)
+    with torch.no_grad():
+        next(student.transformer.parameters()).add_(1.0)
+    save_student(tmp_path / "s.safetensors", student.transformer, {"step": 1})
+    reloaded = build_flux2(klein_dir, steps=1, student=tmp_path / "s.safetensors")
+    for (k, a), b in zip(student.transformer.state_dict().items(), reloaded.transformer.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_context_table_round_trip(tmp_path):
+    table = torch.randn(7, CTX_LEN, CTX_DIM).to(torch.bfloat16)
+    prompts = [f"p{i}" for i in range(7)]
+    write_contexts(tmp_path / "ctx.npy", lambda ps: table[[int(p[1:]) for p in ps]], prompts, 3, {"rule": "test"})
+    ctx = ContextTable(tmp_path / "ctx.npy")
+    assert len(ctx) == 7 and ctx([5, 0, 5]).dtype == torch.bfloat16
+    assert torch.equal(ctx([5, 0, 5]), table[[5, 0, 5]])
+    assert json.loads((tmp_path / "ctx.npy.json").read_text())["count"] == 7
+
+
+def test_missing_weights_fail_at_once_naming_the_fetch_rule(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in ("flux2_klein", "siglip2_text", "pickscore", "pickscore_processor"):
+        with pytest.raises(FileNotFoundError, match="fetch_t2i_weights"):
+            resolve_t2i_weights(name, tmp_path, hf_cache=tmp_path / "hf")
+    with pytest.raises(KeyError, match="known"):
+        resolve_t2i_weights("flux3", tmp_path)
+    assert np.isfinite(1.0)
