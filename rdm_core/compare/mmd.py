@@ -77,6 +77,10 @@ class NystromBundle:
     def from_tensors(cls, d: dict[str, Tensor]) -> "NystromBundle":
         return cls(Z=d["Z"], alpha=d["alpha"], sigma=float(d["sigma"]), k_rr=float(d["k_rr"]))
 
+    def to(self, device: str | torch.device) -> "NystromBundle":
+        """The bundle with its landmarks and weights on ``device``."""
+        return NystromBundle(Z=self.Z.to(device), alpha=self.alpha.to(device), sigma=self.sigma, k_rr=self.k_rr)
+
 
 def _kernel_row_sums(a: Tensor, b: Tensor, sigma: float, chunk: int) -> Tensor:
     """``sum_j k(a_i, b_j)`` for every row of ``a``, in float64, streaming ``b`` in row chunks."""
