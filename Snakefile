@@ -28,6 +28,13 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/encoders.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/train.smk"
+
+
+if config["scale"] == "paper":
+
+    include: "workflow/rules/t2i_paper.smk"
+
+
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/figures.smk"

@@ -69,7 +69,8 @@ def write_prompt(outdir: str | os.PathLike, prompt_idx: int, metadata: dict, ima
         tmp.write_text(json.dumps(metadata) + "\n")
 
 
-def render_prompts(outdir: str | os.PathLike, rows: Sequence[dict], render: Callable[[list[int], list[int]], np.ndarray],
+def render_prompts(outdir: str | os.PathLike, rows: Sequence[dict],
+                   render: Callable[[list[int], list[int]], np.ndarray],
                    n_samples: int = 4, seed_base: int = SEED_BASE, batch_prompts: int = 8,
                    log: Callable[[str], None] = print) -> int:
     """Render ``n_samples`` per prompt into the scorer's layout; returns how many prompts were rendered.

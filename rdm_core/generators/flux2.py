@@ -106,6 +106,21 @@ def sample_noise(seeds: Sequence[int], shape: tuple[int, int, int]) -> Tensor:
     return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
 
+@torch.inference_mode()
+def render(generator: Flux2Generator, contexts: Callable[[Sequence[int]], Tensor], idx: Sequence[int],
+           seeds: Sequence[int], size: int, device: str | torch.device = "cpu", batch: int = 16) -> Tensor:
+    """Images in [0, 1] [n, 3, size, size] (CPU) of prompts ``idx`` (rows of ``contexts``), sample k drawn
+    from the noise of ``seeds[k]``, in batches of ``batch``."""
+    if len(idx) != len(seeds):
+        raise ValueError(f"{len(idx)} prompts for {len(seeds)} seeds")
+    shape = generator.noise_shape(size, size)
+    out = []
+    for s in range(0, len(idx), batch):
+        noise = sample_noise(seeds[s:s + batch], shape).to(device)
+        out.append(generator(noise, contexts(list(idx[s:s + batch])).to(device)).cpu())
+    return torch.cat(out)
+
+
 def load_flux2_parts(weights: str | os.PathLike, device: str | torch.device = "cpu"):
     """(transformer, vae, scheduler) of a diffusers FLUX.2 [klein] folder; the transformer in fp32 (trained),
     the VAE in bf16 on CUDA, fp32 on the CPU."""

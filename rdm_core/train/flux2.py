@@ -8,20 +8,19 @@ the image-only bundle, the marginal ablation). Encoders are self-normalised and 
 AdamW (0.9, 0.95), wd 0, constant lr, clip, GradCache over the rollout, checkpoints every
 ``checkpoint_every`` steps (the generic loop :func:`rdm_core.train.train`).
 
-Data parallel without a DDP wrapper: rank r renders the r-th contiguous block of chunks, the features
-are all-gathered with their gradients, every rank computes the same full-rollout loss, and the parameter
-gradients are averaged (the all-gather's backward sums the world's identical feature gradients, so the
-average is the exact full-rollout gradient). Only rank 0 writes metrics and checkpoints.
+Data parallel without a DDP wrapper (:mod:`rdm_core.train.distributed`): rank r renders the r-th contiguous
+block of chunks, the features are all-gathered with their gradients, every rank computes the same
+full-rollout loss, the parameter gradients are averaged; only rank 0 writes metrics and checkpoints.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import torch
-from torch import Tensor
 import torch.distributed as dist
+from torch import Tensor
 
 from ..compare.kernels import median_sigma
 from ..compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
@@ -29,6 +28,7 @@ from ..generators.flux2 import Flux2Generator, sample_noise
 from ..reference.build import reference_config
 from ..representation.joint import joint_features
 from .balance import UniformWeights
+from .distributed import average_grads, gather_rows, initialised, rank_block
 from .experiment import config_section
 from .loop import TrainConfig, battery_loss_fn, rollout_generator, train
 
@@ -65,12 +65,15 @@ def text_joint_bundles(image_feats: Mapping[str, Tensor], text_feats: Tensor, jo
 class PromptRollout:
     """Step k's rollout: N prompt indices drawn uniformly from the pool and one noise seed per sample, both
     from ``rollout_generator(seed, k)``; rank r gets the r-th contiguous block of the chunks. Keeps the
-    full rollout's text embeddings tau (rows in rollout order) for the joint feature."""
+    full rollout's text embeddings tau (rows in rollout order) for the joint feature. ``pool`` lists the
+    prompt of each pool row (a prompt may fill several rows); default: one row per prompt."""
 
     def __init__(self, generator: Flux2Generator, contexts: Callable[[Tensor], Tensor], text: Tensor, n: int,
-                 chunk: int, seed: int, noise_shape: tuple[int, int, int], device, rank: int = 0, world: int = 1):
+                 chunk: int, seed: int, noise_shape: tuple[int, int, int], device, rank: int = 0, world: int = 1,
+                 pool: Tensor | None = None):
         if n < 1 or chunk < 1 or n % (chunk * world):
             raise ValueError(f"the rollout N={n} must be a positive multiple of chunk x world = {chunk} x {world}")
+        self.pool = torch.arange(len(text)) if pool is None else torch.as_tensor(pool, dtype=torch.long)
         self.generator, self.contexts, self.text = generator, contexts, text
         self.n, self.chunk, self.seed, self.noise_shape = n, chunk, seed, noise_shape
         self.device, self.rank, self.world = device, rank, world
@@ -78,12 +81,11 @@ class PromptRollout:
 
     def __call__(self, step: int) -> list[tuple[Tensor, int]]:
         gen = rollout_generator(self.seed, step)
-        idx = torch.randint(len(self.text), (self.n,), generator=gen)
+        idx = self.pool[torch.randint(len(self.pool), (self.n,), generator=gen)]
         seeds = torch.randint(2 ** 62, (self.n,), generator=gen)
         self.code = self.text[idx].to(self.device)
-        per_rank = self.n // self.chunk // self.world
-        mine = range(self.rank * per_rank, (self.rank + 1) * per_rank)
-        return [(idx[c * self.chunk:(c + 1) * self.chunk], seeds[c * self.chunk:(c + 1) * self.chunk]) for c in mine]
+        chunks = [(idx[c:c + self.chunk], seeds[c:c + self.chunk]) for c in range(0, self.n, self.chunk)]
+        return rank_block(chunks, self.rank, self.world)
 
     def generate(self, chunk: tuple[Tensor, Tensor]) -> Tensor:
         idx, seeds = chunk
@@ -91,46 +93,26 @@ class PromptRollout:
         return self.generator(noise.to(self.device), self.contexts(idx).to(self.device))
 
 
-def gather_rows(x: Tensor) -> Tensor:
-    """Rows of every rank, in rank order, with gradients flowing back to each rank's own rows."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(x.contiguous()))
-
-
-def average_grads(params: Sequence[Tensor]) -> None:
-    """All-reduce mean of the parameter gradients over the ranks."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-        dist.all_reduce(p.grad, op=dist.ReduceOp.AVG if p.grad.device.type == "cuda" else dist.ReduceOp.SUM)
-        if p.grad.device.type != "cuda":  # gloo has no AVG
-            p.grad /= dist.get_world_size()
-
-
 def train_flux2(generator: Flux2Generator, encoders: Mapping[str, Callable[[Tensor], Tensor]],
                 bundles: Mapping[str, NystromBundle], contexts: Callable[[Tensor], Tensor], text: Tensor,
                 cfg: Mapping, workdir: str | os.PathLike, noise_shape: tuple[int, int, int],
-                device: str | torch.device = "cpu", log: Callable[[str], None] | None = None):
+                device: str | torch.device = "cpu", log: Callable[[str], None] | None = None,
+                pool: Tensor | None = None):
     """Post-train ``generator``'s transformer for ``cfg.steps`` steps (resuming from ``workdir``).
 
-    ``contexts(idx)`` gives the prompt contexts [n, L, D] of pool rows ``idx``; ``text`` [P, d] their tau.
+    ``contexts(idx)`` gives the contexts [n, L, D] of prompts ``idx``; ``text`` [P, d] their tau; ``pool`` the
+    prompt of each row of the prompt pool (sampled uniformly; default one row per prompt).
     ``cfg``: steps, lr, grad_clip, checkpoint_every, seed, rollout (N), chunk (per-rank micro-batch),
     joint (bool), s_txt, optionally loss_chunk. Runs data parallel when torch.distributed is initialised.
     """
     cfg = config_section(cfg, T2I_KEYS, "FLUX.2 post-training")
-    distributed = dist.is_available() and dist.is_initialized()
-    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    rank, world = (dist.get_rank(), dist.get_world_size()) if initialised() else (0, 1)
     names = list(encoders)
     missing = [n for n in names if n not in bundles]
     if missing:
         raise KeyError(f"no bundle for encoders {missing}")
     rollout = PromptRollout(generator, contexts, text, cfg["rollout"], cfg["chunk"], cfg["seed"], noise_shape,
-                            device, rank, world)
+                            device, rank, world, pool)
     controller = UniformWeights(names)
 
     def loss(g: Tensor, bundle: NystromBundle) -> Tensor:

@@ -11,8 +11,7 @@ import torch
 from torch import nn
 
 from rdm_core.compare.mmd import irdm_loss
-from rdm_core.generators.flux2 import (ContextTable, Flux2Generator, build_flux2, load_student, save_student,
-                                       write_contexts)
+from rdm_core.generators.flux2 import ContextTable, Flux2Generator, build_flux2, save_student, write_contexts
 from rdm_core.representation.joint import joint_features
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.train.checkpoint import Checkpointer

@@ -1,0 +1,363 @@
+# Text-to-image at paper scale (included when scale == "paper"): FLUX.2 [klein]-4B post-trained from 4 steps to
+# 1 with the joint iRDM objective over COCO pairs (SPEC 1.4, 4.2), GenEval (official scorer, external) and
+# PickScore (SPEC 2.4, 2.5). Writes the files of the text-to-image contract (T2I_CONTRACT): the per-model
+# metrics, the compute curve of the joint student and the sample grids read by table2 / fig1.
+# Pretrained weights are never fetched by a job: `fetch_all_t2i_weights` (local, needs network) puts them in
+# {WORK}/weights/<model>/; a job whose weights are missing fails at once naming that rule.
+
+include: "t2i_paper_common.smk"
+
+
+wildcard_constraints:
+    arm="joint|marginal",
+    model=r"teacher_nfe\d+|student_(joint|marginal)(_s\d+)?",
+    pset="pool|geneval|pickscore",
+    t2i_model="|".join(T2I_MODELS),
+
+
+localrules:
+    fetch_t2i_weights,
+    fetch_all_t2i_weights,
+    t2i_paper_metrics,
+    t2i_paper_curve,
+    t2i_paper_winrates,
+    t2i_paper,
+
+
+ruleorder: fetch_t2i_weights > fetch_weights
+
+
+rule fetch_t2i_weights:
+    """Download one text-to-image model's weights (needs network: run on a login node)."""
+    output:
+        f"{WORK}/weights/{{t2i_model}}/FETCHED.json",
+    log:
+        f"{WORK}/logs/weights/{{t2i_model}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_fetch.py"
+
+
+rule fetch_all_t2i_weights:
+    """FLUX.2 [klein]-4B, the SigLIP2 text tower, PickScore_v1 and its CLIP-H processor."""
+    input:
+        expand(f"{WORK}/weights/{{t2i_model}}/FETCHED.json", t2i_model=list(T2I_MODELS)),
+
+
+rule t2i_paper_prompts:
+    """COCO train pairs (reference + prompt pool), the GenEval prompts of the clone, the PickScore prompts."""
+    output:
+        reference=f"{T2P_DIR}/prompts/reference.json",
+        pool=f"{T2P_DIR}/prompts/pool.json",
+        geneval=f"{T2P_DIR}/prompts/geneval.json",
+        pickscore=f"{T2P_DIR}/prompts/pickscore.json",
+    params:
+        coco=T2P["coco"],
+        geneval_root=T2P["geneval"]["root"],
+        geneval_repeats=T2P["geneval_repeats"],
+        pickscore=T2P["pickscore"],
+    log:
+        f"{WORK}/logs/t2i/prompts.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_prompts.py"
+
+
+rule t2i_paper_contexts:
+    """Qwen3 contexts (ctx_len tokens, layers 9/18/27) of one prompt set, precomputed once."""
+    input:
+        prompts=f"{T2P_DIR}/prompts/{{pset}}.json",
+    output:
+        f"{T2P_DIR}/ctx/{{pset}}.npy",
+    params:
+        weights_dir=T2P_WEIGHTS_DIR,
+        ctx_len=T2P["ctx_len"],
+        batch=T2P["ctx_batch"],
+        device=T2P["compute"]["contexts"]["device"],
+    threads: t2p_threads("contexts")
+    resources:
+        **t2p_job("contexts"),
+    log:
+        f"{WORK}/logs/t2i/contexts_{{pset}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/contexts_{{pset}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_contexts.py"
+
+
+rule t2i_paper_text:
+    """tau: the SigLIP2 text embeddings (L2-normalised) of the prompt pool (its first rows: the COCO captions)."""
+    input:
+        prompts=rules.t2i_paper_prompts.output.pool,
+    output:
+        f"{T2P_DIR}/text/pool.safetensors",
+    params:
+        weights_dir=T2P_WEIGHTS_DIR,
+        batch=T2P["text_batch"],
+        device=T2P["compute"]["text"]["device"],
+    threads: t2p_threads("text")
+    resources:
+        **t2p_job("text"),
+    log:
+        f"{WORK}/logs/t2i/text.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/text.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_text.py"
+
+
+rule t2i_paper_features:
+    """Image features of one battery encoder over the COCO reference images (centre-cropped to the output size)."""
+    input:
+        pairs=rules.t2i_paper_prompts.output.reference,
+    output:
+        f"{T2P_DIR}/features/{{encoder}}.safetensors",
+    params:
+        coco_root=T2P["coco"]["root"],
+        resolution=T2P["resolution"],
+        batch=T2P["reference"]["feature_batch"],
+        workers=T2P["reference"]["workers"],
+        weights_dir=config["battery"]["weights_dir"],
+        scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output[0]))),
+        device=T2P["compute"]["features"]["device"],
+    threads: t2p_threads("features")
+    resources:
+        **t2p_job("features"),
+    log:
+        f"{WORK}/logs/t2i/features_{{encoder}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/features_{{encoder}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_features.py"
+
+
+rule t2i_paper_reference:
+    """Joint [phi | beta tau] (or, marginal, image-only) Nystrom bundles of the COCO pairs, per encoder."""
+    input:
+        features=expand(f"{T2P_DIR}/features/{{encoder}}.safetensors", encoder=T2P_ENCODERS),
+        pairs=rules.t2i_paper_prompts.output.reference,
+        text=rules.t2i_paper_text.output[0],
+    output:
+        f"{T2P_DIR}/reference/{{arm}}.safetensors",
+    params:
+        encoders=T2P_ENCODERS,
+        joint=lambda wildcards: wildcards.arm == "joint",
+        cfg=T2P["reference"],
+        reference=config["reference"],
+        seed=config["reference"]["seed"],
+        device=T2P["compute"]["reference"]["device"],
+    threads: t2p_threads("reference")
+    resources:
+        **t2p_job("reference"),
+    log:
+        f"{WORK}/logs/t2i/reference_{{arm}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/reference_{{arm}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_reference.py"
+
+
+rule t2i_paper_train:
+    """Post-train the student (one job, torchrun over its GPUs); keeps the weights of every evaluated step.
+    Periodic checkpoints live in {WORK}/work/t2i_<arm>/<config hash>/, so a killed job resumes."""
+    input:
+        reference=f"{T2P_DIR}/reference/{{arm}}.safetensors",
+        pool=rules.t2i_paper_prompts.output.pool,
+        ctx=f"{T2P_DIR}/ctx/pool.npy",
+        text=rules.t2i_paper_text.output[0],
+    output:
+        weights=[f"{T2P_DIR}/students/{{arm}}/s{step:04d}.safetensors" for step in T2P_SAVED],
+        compute=f"{T2P_DIR}/students/{{arm}}/compute.json",
+    params:
+        spec=lambda wildcards, input, output: json.dumps({
+            "arm": wildcards.arm, "cfg": {**T2P["train"], "joint": wildcards.arm == "joint",
+                                          "s_txt": T2P["reference"]["s_txt"]},
+            "saved": T2P_SAVED, "encoders": T2P_ENCODERS, "resolution": T2P["resolution"],
+            "weights_dir": T2P_WEIGHTS_DIR, "battery_weights_dir": config["battery"]["weights_dir"],
+            "scale_dir": WORK, "workdir": f"{WORK}/work/t2i_{wildcards.arm}", "input": dict(input),
+            "output": {"weights": list(output.weights), "compute": output.compute},
+            "log": f"{WORK}/logs/t2i/train_{wildcards.arm}.log"}),
+    threads: t2p_threads("train")
+    resources:
+        **t2p_job("train"),
+    log:
+        f"{WORK}/logs/t2i/train_{{arm}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/train_{{arm}}.tsv"
+    conda:
+        ENV
+    shell:
+        "torchrun --standalone --nproc_per_node={resources.gpu} workflow/scripts/t2i_paper_train.py {params.spec:q}"
+
+
+rule t2i_paper_geneval_images:
+    """553 GenEval prompts x 4 samples (seed 46,000,000 + 100 prompt + sample) in the scorer's folder layout."""
+    input:
+        unpack(t2p_student_input),
+        prompts=rules.t2i_paper_prompts.output.geneval,
+        ctx=f"{T2P_DIR}/ctx/geneval.npy",
+    output:
+        directory(f"{T2P_DIR}/geneval/{{model}}/images"),
+    params:
+        nfe=lambda wildcards: t2p_model(wildcards.model)[0],
+        weights_dir=T2P_WEIGHTS_DIR,
+        resolution=T2P["resolution"],
+        samples=T2P["geneval"]["samples"],
+        seed_base=T2P["geneval"]["seed_base"],
+        batch=T2P["sample_batch"],
+        device=T2P["compute"]["sample"]["device"],
+    threads: t2p_threads("sample")
+    resources:
+        **t2p_job("sample"),
+    log:
+        f"{WORK}/logs/t2i/geneval_images_{{model}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/geneval_images_{{model}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_geneval_images.py"
+
+
+rule t2i_paper_geneval_score:
+    """The official GenEval scorer (external: its clone and environment), then its results parsed."""
+    input:
+        images=rules.t2i_paper_geneval_images.output[0],
+    output:
+        results=f"{T2P_DIR}/geneval/{{model}}/results.jsonl",
+        scores=f"{T2P_DIR}/geneval/{{model}}/scores.json",
+    params:
+        scorer=T2P["geneval"],
+    threads: t2p_threads("geneval")
+    resources:
+        **t2p_job("geneval"),
+    log:
+        f"{WORK}/logs/t2i/geneval_score_{{model}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/geneval_score_{{model}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_geneval_score.py"
+
+
+rule t2i_paper_pickscore:
+    """PickScore_v1 of one model on the COCO-val prompts (one seed per prompt, shared by every model)."""
+    input:
+        unpack(t2p_student_input),
+        prompts=rules.t2i_paper_prompts.output.pickscore,
+        ctx=f"{T2P_DIR}/ctx/pickscore.npy",
+    output:
+        f"{T2P_DIR}/pickscore/{{model}}.safetensors",
+    params:
+        nfe=lambda wildcards: t2p_model(wildcards.model)[0],
+        weights_dir=T2P_WEIGHTS_DIR,
+        resolution=T2P["resolution"],
+        batch=T2P["pickscore"]["batch"],
+        device=T2P["compute"]["pickscore"]["device"],
+    threads: t2p_threads("pickscore")
+    resources:
+        **t2p_job("pickscore"),
+    log:
+        f"{WORK}/logs/t2i/pickscore_{{model}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/pickscore_{{model}}.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_pickscore.py"
+
+
+rule t2i_paper_metrics:
+    """The contract's metrics file of one model: GenEval per task and overall, mean PickScore."""
+    input:
+        geneval=rules.t2i_paper_geneval_score.output.scores,
+        pickscore=rules.t2i_paper_pickscore.output[0],
+    output:
+        f"{RES}/metrics/t2i/{{model}}.json",
+    params:
+        nfe=lambda wildcards: t2p_model(wildcards.model)[0],
+    log:
+        f"{WORK}/logs/t2i/metrics_{{model}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_metrics.py"
+
+
+rule t2i_paper_curve:
+    """Fig. 1c: GenEval and PickScore of the joint student's checkpoints against post-training GPU-hours."""
+    input:
+        teacher=f"{RES}/metrics/t2i/teacher_nfe{T2P['teacher_nfe']}.json",
+        points=[f"{RES}/metrics/t2i/{t2p_curve_model(step)}.json" for step in T2P["curve_steps"]],
+        compute=f"{T2P_DIR}/students/joint/compute.json",
+    output:
+        f"{RES}/metrics/t2i/curve.json",
+    params:
+        steps=T2P["curve_steps"],
+    log:
+        f"{WORK}/logs/t2i/curve.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_curve.py"
+
+
+rule t2i_paper_grid:
+    """Fig. 1 sample grid of one model: the first grid.n PickScore prompts, on their shared noise."""
+    input:
+        unpack(t2p_student_input),
+        prompts=rules.t2i_paper_prompts.output.pickscore,
+        ctx=f"{T2P_DIR}/ctx/pickscore.npy",
+    output:
+        f"{WORK}/t2i/grids/{{model}}.safetensors",
+    params:
+        nfe=lambda wildcards: t2p_model(wildcards.model)[0],
+        weights_dir=T2P_WEIGHTS_DIR,
+        resolution=T2P["resolution"],
+        n=T2P["grid"]["n"],
+        device=T2P["compute"]["sample"]["device"],
+    threads: t2p_threads("sample")
+    resources:
+        **t2p_job("sample"),
+    log:
+        f"{WORK}/logs/t2i/grid_{{model}}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_grid.py"
+
+
+rule t2i_paper_winrates:
+    """PickScore head-to-heads on matched noise: the joint student against the teacher and the marginal arm."""
+    input:
+        scores=expand(f"{T2P_DIR}/pickscore/{{model}}.safetensors", model=T2P_MODELS),
+    output:
+        f"{RES}/metrics/t2i/pickscore_winrates.json",
+    params:
+        models=T2P_MODELS,
+    log:
+        f"{WORK}/logs/t2i/winrates.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_winrates.py"
+
+
+rule t2i_paper:
+    """Every file of the text-to-image contract at paper scale, and the PickScore win rates."""
+    input:
+        expand(f"{RES}/metrics/t2i/{{model}}.json", model=T2P_MODELS),
+        rules.t2i_paper_curve.output,
+        expand(f"{WORK}/t2i/grids/{{model}}.safetensors", model=[T2P_MODELS[0], "student_joint"]),
+        rules.t2i_paper_winrates.output,

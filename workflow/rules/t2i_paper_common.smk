@@ -1,0 +1,46 @@
+# Settings and helpers of the paper text-to-image rules (workflow/rules/t2i_paper.smk), which include this file.
+
+import json
+
+from rdm_core.representation.text_paper import T2I_MODELS
+
+T2P = config["t2i"]["paper"]
+T2P_DIR = f"{WORK}/t2i"
+T2P_ENCODERS = T2P["reference"]["encoders"] or TRAIN_ENCODERS
+T2P_SAVED = sorted({T2P["keeper"], T2P["train"]["steps"], *T2P["curve_steps"]} - {0})  # student weights kept
+T2P_MODELS = [f"teacher_nfe{T2P['teacher_nfe']}", "teacher_nfe1", "student_joint", "student_marginal"]
+T2P_WEIGHTS_DIR = T2P["weights_dir"] or f"{WORK}/weights"
+
+
+def t2p_job(name):
+    """threads and SLURM resources of one kind of job (every heavy job of the stage runs on GPUs)."""
+    job = T2P["compute"][name]
+    return {"gpu": job["gpu"], "cpus_per_gpu": job["cpus_per_gpu"], "mem_mb": job["mem_mb"], "runtime": job["runtime"]}
+
+
+def t2p_threads(name):
+    job = T2P["compute"][name]
+    return max(1, job["gpu"]) * job["cpus_per_gpu"]
+
+
+def t2p_model(model):
+    """(nfe, student weights file or None) of a model id: teacher_nfe<k>, student_<arm>[_s<step>]."""
+    if model.startswith("teacher_nfe"):
+        return int(model.removeprefix("teacher_nfe")), None
+    arm, _, step = model.removeprefix("student_").partition("_s")
+    step = int(step) if step else T2P["keeper"]
+    if step == 0:  # the untrained one-step initialisation: the teacher's weights at 1 step
+        return 1, None
+    return 1, f"{T2P_DIR}/students/{arm}/s{step:04d}.safetensors"
+
+
+def t2p_curve_model(step):
+    """The model id evaluated at a curve step: the 1-step teacher at 0, the keeper's id at the keeper step."""
+    if step == 0:
+        return "teacher_nfe1"
+    return "student_joint" if step == T2P["keeper"] else f"student_joint_s{step}"
+
+
+def t2p_student_input(wildcards):
+    student = t2p_model(wildcards.model)[1]
+    return {"student": student} if student else {}

@@ -1,0 +1,24 @@
+"""Image features of one battery encoder over the COCO reference images (ADM centre crop to the output size)."""
+
+import torch
+from torch.utils.data import DataLoader
+
+from rdm_core.data.coco import CocoImages
+from rdm_core.io import read_json
+from rdm_core.reference.cache import cached_features, feature_metadata, load_battery_encoder
+from rdm_core.representation.features import extract_features
+from rdm_core.runlog import rule_log
+
+with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
+    p, name = snakemake.params, snakemake.wildcards.encoder
+    device = p.device if torch.cuda.is_available() else "cpu"
+    ref = read_json(snakemake.input.pairs)
+    encoder, weights_sha = load_battery_encoder(name, p.scale_dir, p.weights_dir)
+    encoder.to(device)
+    images = CocoImages(p.coco_root, ref["pairs"], p.resolution)
+    batches = (x.float() / 255 for x in DataLoader(images, batch_size=p.batch, num_workers=p.workers))
+    meta = feature_metadata(encoder.spec, weights_sha, ref["sha256"], len(images), 0,
+                            f"coco adm_center_crop {p.resolution}")
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=torch.device(device).type == "cuda"):
+        feats = cached_features(snakemake.output[0], lambda: extract_features(encoder, batches, p.batch, device), meta)
+    log.info("%s COCO features %s", name, tuple(feats.shape))

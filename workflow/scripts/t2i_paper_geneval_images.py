@@ -1,0 +1,24 @@
+"""GenEval renders of one model: 553 prompts x 4 samples, per-sample seeds, in the official scorer's layout."""
+
+import torch
+
+from rdm_core.eval.geneval import render_prompts
+from rdm_core.eval.pickscore import to_uint8
+from rdm_core.generators.flux2 import ContextTable, build_flux2, render
+from rdm_core.io import read_json
+from rdm_core.representation.text_paper import resolve_t2i_weights
+from rdm_core.runlog import rule_log
+
+with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
+    p = snakemake.params
+    device = p.device if torch.cuda.is_available() else "cpu"
+    generator = build_flux2(resolve_t2i_weights("flux2_klein", p.weights_dir), p.nfe,
+                            snakemake.input.get("student"), device)
+    contexts = ContextTable(snakemake.input.ctx)
+    rows = read_json(snakemake.input.prompts)["rows"]
+
+    def images(idx, seeds):
+        return to_uint8(render(generator, contexts, idx, seeds, p.resolution, device, p.batch))
+
+    n = render_prompts(snakemake.output[0], rows, images, n_samples=p.samples, seed_base=p.seed_base, log=log.info)
+    log.info("%s: %d prompts rendered at %d NFE", snakemake.wildcards.model, n, p.nfe)

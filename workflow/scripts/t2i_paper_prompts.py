@@ -1,0 +1,35 @@
+"""Prompt sets of the paper text-to-image stage: the COCO train pairs (reference), the generator prompt pool
+(COCO captions + GenEval prompts x repeats), the GenEval metadata of the clone, the PickScore prompts."""
+
+import random
+from pathlib import Path
+
+from rdm_core.data.coco import coco_pairs, pairs_fingerprint
+from rdm_core.eval.geneval import METADATA, load_prompts
+from rdm_core.io import write_json
+from rdm_core.runlog import rule_log
+
+with rule_log(snakemake.log[0]) as log:
+    p, out = snakemake.params, snakemake.output
+    coco = p.coco
+    pairs = coco_pairs(coco["root"], coco["train_split"], "t2i.paper.coco.root")
+    write_json(out.reference, {"root": coco["root"], "sha256": pairs_fingerprint(pairs), "pairs": pairs})
+    geneval = load_prompts(Path(p.geneval_root) / METADATA, "t2i.paper.geneval.root")
+    write_json(out.geneval, {"source": str(Path(p.geneval_root) / METADATA), "rows": geneval,
+                             "prompts": [r["prompt"] for r in geneval]})
+    # the pool's prompts: the COCO captions (in pair order, so tau of the reference captions is its head),
+    # then each GenEval prompt once; rows repeat each GenEval prompt geneval_repeats times
+    prompts = [q["caption"] for q in pairs] + [r["prompt"] for r in geneval]
+    rows = list(range(len(pairs))) + [len(pairs) + i for i in range(len(geneval)) for _ in range(p.geneval_repeats)]
+    write_json(out.pool, {"prompts": prompts, "rows": rows, "n_reference": len(pairs)})
+    val = coco_pairs(coco["root"], coco["val_split"], "t2i.paper.coco.root")
+    n = p.pickscore["n_prompts"]
+    if n > len(val):
+        raise ValueError(f"t2i.paper.pickscore.n_prompts = {n}, but {coco['val_split']} has only {len(val)} "
+                         "captioned images")
+    picked = sorted(random.Random(p.pickscore["seed"]).sample(range(len(val)), n))
+    write_json(out.pickscore, {"prompts": [val[i]["caption"] for i in picked],
+                               "image_ids": [val[i]["image_id"] for i in picked],
+                               "seeds": [p.pickscore["seed"] * 1_000_000 + k for k in range(n)]})
+    log.info("%d reference pairs, pool of %d rows (%d prompts), %d GenEval prompts, %d PickScore prompts",
+             len(pairs), len(rows), len(prompts), len(geneval), n)
