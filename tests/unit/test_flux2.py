@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from rdm_core.compare.mmd import irdm_loss
-from rdm_core.generators.flux2 import ContextTable, Flux2Generator, build_flux2, save_student, write_contexts
+from rdm_core.generators.flux2 import (ContextTable, Flux2Generator, build_flux2, qwen3_contexts, save_student,
+                                       write_contexts)
 from rdm_core.representation.joint import joint_features
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.train.checkpoint import Checkpointer
@@ -39,14 +43,33 @@ def tiny_parts():
     return transformer, vae, scheduler
 
 
+def tiny_text_encoder():
+    """A tiny random Qwen3 (27 layers, so hidden states 9/18/27 exist; 3 x 8 = CTX_DIM) and a word-level
+    tokenizer with a chat template."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    words = ["<pad>", "<unk>", "<user>", "a", "photo", "of", "dog", "two", "cats"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>")
+    tokenizer.chat_template = "{% for m in messages %}<user> {{ m['content'] }}{% endfor %}"
+    torch.manual_seed(3)
+    config = Qwen3Config(vocab_size=len(words), hidden_size=CTX_DIM // 3, intermediate_size=16, num_hidden_layers=27,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=4, pad_token_id=0)
+    return Qwen3ForCausalLM(config).eval(), tokenizer
+
+
 @pytest.fixture(scope="module")
 def klein_dir(tmp_path_factory):
     """A tiny random FLUX.2 [klein] folder in the diffusers layout (what fetch_t2i_weights puts on disk)."""
-    root = tmp_path_factory.mktemp("flux2_klein")
+    from diffusers import Flux2KleinPipeline
+
+    root = tmp_path_factory.mktemp("weights") / "flux2_klein"
     transformer, vae, scheduler = tiny_parts()
-    transformer.save_pretrained(root / "transformer")
-    vae.save_pretrained(root / "vae")
-    scheduler.save_pretrained(root / "scheduler")
+    text_encoder, tokenizer = tiny_text_encoder()
+    Flux2KleinPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                       transformer=transformer, is_distilled=True).save_pretrained(root)
     return root
 
 
@@ -201,6 +224,18 @@ def test_context_table_round_trip(tmp_path):
     assert json.loads((tmp_path / "ctx.npy.json").read_text())["count"] == 7
 
 
+def test_qwen3_contexts_match_the_pipeline(klein_dir):
+    """Contexts from the local folder's text encoder equal the pipeline's own prompt embeddings at ctx_len."""
+    from diffusers import Flux2KleinPipeline
+
+    prompts = ["a photo of a dog", "two cats"]
+    ctx = qwen3_contexts(klein_dir, ctx_len=6)(prompts)
+    assert ctx.shape == (2, 6, CTX_DIM) and ctx.dtype == torch.bfloat16
+    pipe = Flux2KleinPipeline.from_pretrained(klein_dir, local_files_only=True)
+    want, _ = pipe.encode_prompt(prompts, device="cpu", max_sequence_length=6)
+    torch.testing.assert_close(ctx.float(), want.to(torch.bfloat16).float())
+
+
 def test_missing_weights_fail_at_once_naming_the_fetch_rule(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     for name in ("flux2_klein", "siglip2_text", "pickscore", "pickscore_processor"):
@@ -208,4 +243,66 @@ def test_missing_weights_fail_at_once_naming_the_fetch_rule(tmp_path, monkeypatc
             resolve_t2i_weights(name, tmp_path, hf_cache=tmp_path / "hf")
     with pytest.raises(KeyError, match="known"):
         resolve_t2i_weights("flux3", tmp_path)
-    assert np.isfinite(1.0)
+
+
+TRAIN_SCRIPT = Path(__file__).parents[2] / "workflow" / "scripts" / "t2i_paper_train.py"
+
+
+@pytest.fixture(scope="module")
+def train_inputs(klein_dir, tmp_path_factory):
+    """The inputs of the training rule at tiny scale: prompt pool, contexts, tau, joint bundle of one encoder."""
+    from rdm_core.io import save_tensors, write_json
+    from rdm_core.reference.cache import load_battery_encoder
+    from rdm_core.reference.joint_io import save_joint_reference
+
+    root = tmp_path_factory.mktemp("t2i_train")
+    g = torch.Generator().manual_seed(5)
+    prompts = [f"prompt {i}" for i in range(6)]
+    write_json(root / "pool.json", {"prompts": prompts, "rows": [0, 1, 2, 3, 4, 5, 5, 5], "n_reference": 4})
+    table = torch.randn(6, CTX_LEN, CTX_DIM, generator=g).to(torch.bfloat16)
+    write_contexts(root / "ctx.npy", lambda ps: table[[int(p.split()[1]) for p in ps]], prompts, 4, {})
+    text = torch.nn.functional.normalize(torch.randn(6, 4, generator=g), dim=1)
+    save_tensors(root / "text.safetensors", {"text": text})
+    encoder = load_battery_encoder("effnet_lite0", root)[0]
+    with torch.no_grad():
+        feats = encoder(torch.rand(24, 3, SIZE, SIZE, generator=g))
+    ref = text_joint_bundles({"effnet_lite0": feats}, text[torch.arange(24) % 4], True,
+                             {"sigma_scale": 0.25, "s_txt": 1.0, "landmarks": 8}, REF)
+    save_joint_reference(root / "joint.safetensors", ref, {"rule": "test"})
+    return root
+
+
+def launch(klein_dir, inputs, name, ranks):
+    """Run the training rule's script through torchrun with ``ranks`` gloo processes."""
+    out = inputs / name
+    spec = {"arm": "joint", "cfg": {**CFG, "rollout": 4, "chunk": 1, "loss_chunk": 64}, "saved": [1, 2],
+            "encoders": ["effnet_lite0"], "resolution": SIZE, "weights_dir": str(klein_dir.parent),
+            "battery_weights_dir": None, "scale_dir": str(inputs), "workdir": str(out / "work"),
+            "input": {"reference": str(inputs / "joint.safetensors"), "pool": str(inputs / "pool.json"),
+                      "ctx": str(inputs / "ctx.npy"), "text": str(inputs / "text.safetensors")},
+            "output": {"weights": [str(out / "s0001.safetensors"), str(out / "s0002.safetensors")],
+                       "compute": str(out / "compute.json")}, "log": str(out / "train.log")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}",
+                           str(TRAIN_SCRIPT), json.dumps(spec)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:] + (out / "train.log").read_text()[-3000:]
+    return out
+
+
+def test_training_script_two_ranks_equal_one_process(klein_dir, train_inputs):
+    """The rule's torchrun script: saved steps, compute record, and 2 gloo ranks give the 1-process weights."""
+    from rdm_core.io import load_tensors, read_json
+
+    one = launch(klein_dir, train_inputs, "one", 1)
+    two = launch(klein_dir, train_inputs, "two", 2)
+    base = build_flux2(klein_dir, steps=1).transformer.state_dict()
+    w1, meta = load_tensors(one / "s0002.safetensors")
+    w2, _ = load_tensors(two / "s0002.safetensors")
+    assert any(not torch.equal(w1[k], base[k]) for k in base)
+    for k in w1:
+        torch.testing.assert_close(w2[k], w1[k], atol=1e-6, rtol=1e-4)
+    assert json.loads(meta["made_by"])["step"] == 2
+    compute = read_json(two / "compute.json")
+    assert compute["gpus"] == 2 and compute["unit"] == "GPU-hours"
+    assert 0 < compute["gpu_hours"]["1"] < compute["gpu_hours"]["2"]
+    assert len(list((two / "work").rglob("metrics.jsonl"))[0].read_text().splitlines()) == 2  # rank 0 only
