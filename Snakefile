@@ -13,14 +13,18 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 
 rule reproduce_all:
-    """Every artifact of the artifact table and the VERIFY page."""
+    """Every artifact of the artifact table, the VERIFY page and the MANIFEST."""
     input:
         ALL_ARTIFACT_FILES,
         f"{RES}/VERIFY.md",
+        f"{RES}/MANIFEST.tsv",  # with the compute table and results/README.md
     default_target: True
 
 
@@ -28,13 +32,6 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/encoders.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/train.smk"
-
-
-if config["scale"] == "paper":
-
-    include: "workflow/rules/t2i_paper.smk"
-
-
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/figures.smk"

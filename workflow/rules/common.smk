@@ -1,10 +1,13 @@
 # Shared set-up: validate every config file before any job, and the path helpers the rules use.
 
 import math
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from rdm_core.config import ConfigError, load_yaml, validate
+from rdm_core.io import write_text
+from rdm_core.report.captions import artifact_caption
 from rdm_core.representation.mini import MODELS as PIPELINE_TRAINED_ENCODERS
 from rdm_core.representation.spec import get_spec, known_encoders
 
@@ -30,6 +33,24 @@ TOY_RUN = {key: config["toy"][key] for key in ("data", "generator", "train", "di
 def artifact_outputs(name):
     """The files of one artifact, from the artifact table."""
     return [f"{RES}/{path}" for path in ARTIFACTS[name]["outputs"]]
+
+
+REPORT_EXTS = (".png", ".csv")  # what the HTML report embeds (PDF, Markdown and LaTeX are the same content)
+REPORT_TEMPLATE = Path(workflow.basedir, "workflow/report/artifact.rst").read_text()
+
+
+def artifact_report_outputs(name):
+    """The files of one artifact, its PNG figures and CSV tables flagged for the report with the caption its row
+    of the artifact table renders to (written under .snakemake/, git-ignored, whenever the text changes)."""
+    row = ARTIFACTS[name]
+    rule_file = os.path.relpath(workflow.included_stack[-1].get_path_or_uri(secret_free=True), workflow.basedir)
+    # the report renders captions with Jinja again: keep the rendered text literal
+    text = f"{{% raw %}}\n{artifact_caption(REPORT_TEMPLATE, name, row, config, rule_file)}{{% endraw %}}\n"
+    caption = Path(".snakemake", "report_captions", SCALE, f"{name}.rst").resolve()
+    if not caption.is_file() or caption.read_text() != text:
+        write_text(caption, text)
+    return [report(path, caption=str(caption), category=row["paper"], subcategory=row["title"]) if path.endswith(REPORT_EXTS) else path
+            for path in artifact_outputs(name)]
 
 
 # Artifacts of this scale: a row with `scales` applies only there (the mini class-conditional stage has no
@@ -110,3 +131,32 @@ def generator_weights(gen):
 
 def classcond_eval(gens):
     return [f"{RES}/metrics/eval/{gen}.json" for gen in gens]
+
+
+# The reviewer's path (workflow/rules/report.smk): the compute table's inputs and the MANIFEST's rules.
+def stage_benchmarks(wildcards):
+    """The benchmark file of every benchmarked job that the artifacts of this scale depend on (a test checks
+    this list against the dry-run DAG of the artifacts at every scale: a new benchmarked rule is added here)."""
+    toy = config["toy"]
+    cells = {(d, b) for d in toy["fig3"]["distances"] for b in toy["fig3"]["batch_sizes"]}
+    cells |= {(toy["fig4"]["distance"], b) for b in toy["fig4"]["batch_sizes"]}
+    cells |= {(d, toy["table4"]["batch_size"]) for d in toy["fig3"]["distances"]}
+    names = config["battery"]["names"]
+    mini_cc = CLASSCOND
+    encoders = [*names, *((CC["eval"]["classifier"], *CC["warmstart"]["encoders"]) if mini_cc else ())]
+    files = [
+        *expand(rules.toy_cell.benchmark, zip, distance=[d for d, _ in sorted(cells)], batch=[b for _, b in sorted(cells)]),
+        *expand(rules.train_encoder.benchmark, encoder=dict.fromkeys(e for e in encoders if e in PIPELINE_TRAINED_ENCODERS)),
+        *expand(rules.features.benchmark, encoder=names),
+        *expand(rules.reference.benchmark, encoder=names),
+        rules.probes.benchmark,
+    ]
+    if mini_cc:
+        gens = dict.fromkeys([*CC_TABLE1, "irdm", "uniform", "gaming", *CC_BATCH, *FLOW_GENS])
+        files += [rules.warmstart.benchmark, rules.flow.benchmark, rules.joint_reference.benchmark,
+                  *expand(rules.irdm_arm.benchmark, arm=IRDM_ARMS), *expand(rules.evaluate_generator.benchmark, gen=gens)]
+    return files
+
+
+def producing_rule(path):
+    return next(rule.name for rule in workflow.rules if path in rule.output)

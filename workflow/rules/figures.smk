@@ -7,7 +7,7 @@ rule fig3:
         samples=toy_cells(config["toy"]["fig3"]["distances"], config["toy"]["fig3"]["batch_sizes"], "samples"),
         floor=rules.toy_floor.output[0],
     output:
-        artifact_outputs("fig3"),
+        artifact_report_outputs("fig3"),
     params:
         toy={"data": config["toy"]["data"], "fig3": config["toy"]["fig3"]},
     log:
@@ -25,7 +25,7 @@ rule fig4:
         floor=rules.toy_floor.output[0],
         sweep=[f"{RES}/tables/table6_batch.csv"] if CLASSCOND else [],
     output:
-        artifact_outputs("fig4"),
+        artifact_report_outputs("fig4"),
     params:
         encoder=config["classcond"]["batch_sweep"]["encoder"],
     log:
@@ -42,7 +42,7 @@ rule fig5:
         evals=classcond_eval(["warmstart", "irdm", "gaming"]),
         samples=expand(rules.samples.output[0], gen=["irdm", "gaming"]),
     output:
-        artifact_outputs("fig5"),
+        artifact_report_outputs("fig5"),
     params:
         report=CC_REPORT,
         gens=["warmstart", "irdm", "gaming"],
@@ -58,7 +58,7 @@ rule fig6:
     input:
         preference=rules.preference.output[0],
     output:
-        artifact_outputs("fig6"),
+        artifact_report_outputs("fig6"),
     params:
         report=CC_REPORT,
     log:
@@ -78,7 +78,7 @@ rule fig_samples:
     input:
         samples=expand(rules.samples.output[0], gen=dict.fromkeys(g for gs in CC_SAMPLE_FIGS.values() for g in gs)),
     output:
-        artifact_outputs("fig_samples"),
+        artifact_report_outputs("fig_samples"),
     params:
         report=CC_REPORT,
         figures=CC_SAMPLE_FIGS,

@@ -5,7 +5,7 @@ rule table4:
     input:
         cells=toy_cells(config["toy"]["fig3"]["distances"], [config["toy"]["table4"]["batch_size"]]),
     output:
-        artifact_outputs("table4"),
+        artifact_report_outputs("table4"),
     log:
         f"{WORK}/logs/table4.log",
     conda:
@@ -19,7 +19,7 @@ rule table5:
         probes=rules.probes.output[0],
         floors=expand(f"{WORK}/reference/{{encoder}}/floors.json", encoder=config["battery"]["names"]),
     output:
-        artifact_outputs("table5"),
+        artifact_report_outputs("table5"),
     params:
         names=config["battery"]["names"],
     log:
@@ -37,7 +37,7 @@ rule table1:
     input:
         evals=classcond_eval(CC_TABLE1),
     output:
-        artifact_outputs("table1"),
+        artifact_report_outputs("table1"),
     params:
         report=CC_REPORT,
         gens=CC_TABLE1,
@@ -53,7 +53,7 @@ rule table7:
     input:
         evals=classcond_eval(CC_TABLE1),
     output:
-        artifact_outputs("table7"),
+        artifact_report_outputs("table7"),
     params:
         report=CC_REPORT,
         gens=CC_TABLE1,
@@ -69,7 +69,7 @@ rule table3:
     input:
         evals=classcond_eval(["irdm", "uniform"]),
     output:
-        artifact_outputs("table3"),
+        artifact_report_outputs("table3"),
     params:
         report=CC_REPORT,
         gens=["irdm", "uniform"],
@@ -86,7 +86,7 @@ rule table6:
     input:
         evals=classcond_eval(CC_BATCH),
     output:
-        artifact_outputs("table6"),
+        artifact_report_outputs("table6"),
     params:
         report=CC_REPORT,
         gens=CC_BATCH,
