@@ -74,14 +74,22 @@ def iter_npz_batches(path: str | os.PathLike, batch: int) -> Iterator[tuple[torc
             for s in range(0, len(images), batch))
 
 
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] [N, C, H, W] -> uint8 [N, H, W, C] (clamped and rounded, as the batch stores them)."""
+    return images.detach().cpu().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
 def save_npz_batch(path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
-    """Write images in [0, 1] [N, C, H, W] (clamped, rounded to uint8 NHWC) and optional labels, atomically."""
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
+    """Write images in [0, 1] [N, C, H, W] (or uint8 pixels [N, H, W, C] from :func:`to_pixels`) and optional
+    labels as an ADM-style batch, atomically."""
+    pixels = images if images.dtype == torch.uint8 else None
+    if pixels is None and (images.ndim != 4 or images.shape[1] not in (1, 3)):
         raise ValueError(f"{path}: images must be [N, C, H, W] with C = 1 or 3, got {tuple(images.shape)}")
+    if pixels is not None and (images.ndim != 4 or images.shape[-1] not in (1, 3)):
+        raise ValueError(f"{path}: uint8 pixels must be [N, H, W, C] with C = 1 or 3, got {tuple(images.shape)}")
     if labels is not None and labels.shape != (len(images),):
         raise ValueError(f"{path}: labels must be [{len(images)}], got {tuple(labels.shape)}")
-    pixels = images.detach().cpu().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
-    arrays = {"arr_0": pixels.numpy()}
+    arrays = {"arr_0": (to_pixels(images) if pixels is None else pixels).numpy()}
     if labels is not None:
         arrays["arr_1"] = labels.detach().cpu().to(torch.int64).numpy()
     with atomic_path(path) as tmp, open(tmp, "wb") as f:

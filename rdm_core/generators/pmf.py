@@ -275,3 +275,17 @@ def load_pmf(path: str | os.PathLike, cfg: MiTConfig = MiTConfig(), guidance: Gu
     net = MiT(cfg)
     load_pmf_state(net, state, path)
     return OneStepPMF(net, guidance)
+
+
+@torch.no_grad()
+def render(generator: OneStepPMF, labels: Tensor, seed: int, batch: int = 64,
+           device: str | torch.device = "cpu") -> Tensor:
+    """One-step renders of ``labels`` as uint8 pixels [n, H, W, 3]; the noise of sample i is drawn in order from
+    one generator seeded by ``seed``, so two generators given the same labels and seed see matched noise."""
+    from ..data.npz import to_pixels
+
+    gen = torch.Generator().manual_seed(seed)
+    s, c = generator.net.cfg.input_size, generator.net.cfg.in_channels
+    out = [to_pixels(generator(generator.noise(len(y), gen).to(device), y.to(device)))
+           for y in labels.split(batch)]
+    return torch.cat(out) if out else torch.empty(0, s, s, c, dtype=torch.uint8)

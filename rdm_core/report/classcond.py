@@ -121,15 +121,30 @@ def preference_table(records: Sequence[Mapping], encoders: Mapping[str, Sequence
 
 
 # ---------------------------------------------------------------------------------------------- figures
+def first_of_classes(batches, per_class: int = 8, n_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``per_class`` samples of classes 0..n_classes-1 from a stream of (images, labels) batches."""
+    keep_x, keep_y, counts = [], [], np.zeros(n_classes, dtype=int)
+    for images, labels in batches:
+        for x, y in zip(images.numpy(), labels.numpy()):
+            if y < n_classes and counts[y] < per_class:
+                keep_x.append(x)
+                keep_y.append(y)
+                counts[y] += 1
+        if counts.min() >= per_class:
+            break
+    return np.stack(keep_x), np.asarray(keep_y)
+
+
 def _grid(images: np.ndarray, labels: np.ndarray, per_class: int, n_classes: int = 10) -> np.ndarray:
-    """Rows = classes, columns = the first ``per_class`` samples of that class: one [H*C, W*per_class] mosaic."""
-    h, w = images.shape[-2:]
-    out = np.ones((n_classes * h, per_class * w), dtype=np.float32)
-    for c in range(n_classes):
-        idx = np.flatnonzero(labels == c)[:per_class]
+    """Rows = classes, columns = the first ``per_class`` samples of that class: one [H*C, W*per_class] mosaic
+    (RGB images give [.., .., 3])."""
+    c, h, w = images.shape[1:]
+    out = np.ones((n_classes * h, per_class * w, c), dtype=np.float32)
+    for k in range(n_classes):
+        idx = np.flatnonzero(labels == k)[:per_class]
         for j, i in enumerate(idx):
-            out[c * h:(c + 1) * h, j * w:(j + 1) * w] = images[i, 0]
-    return out
+            out[k * h:(k + 1) * h, j * w:(j + 1) * w] = images[i].transpose(1, 2, 0)
+    return out[..., 0] if c == 1 else out
 
 
 def samples_figure(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], per_class: int = 8):

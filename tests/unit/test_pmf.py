@@ -4,7 +4,7 @@ sampling, gradients, and checkpoint loading (containers, the ignored v head, cle
 import pytest
 import torch
 
-from rdm_core.generators.pmf import MiT, MiTConfig, OneStepPMF, apply_rope, load_pmf, rope_2d
+from rdm_core.generators.pmf import Guidance, MiT, MiTConfig, OneStepPMF, apply_rope, load_pmf, rope_2d
 
 TINY = MiTConfig(input_size=32, patch_size=8, hidden=32, depth=3, heads=2, head_depth=1, bottleneck=8,
                  num_classes=10, class_tokens=2, time_tokens=1, cfg_tokens=1, interval_tokens=1)
@@ -89,3 +89,30 @@ def test_load_errors_name_the_file_and_keys(tmp_path):
     torch.save(state, tmp_path / "bad.pth")
     with pytest.raises(ValueError, match=r"bad\.pth.*missing keys: pos_embed.*shape mismatches: x_embedder"):
         load_pmf(tmp_path / "bad.pth", TINY)
+
+
+def test_render_gives_matched_noise_and_uint8_pixels():
+    from rdm_core.generators.pmf import render
+
+    gen = OneStepPMF(tiny_net(), Guidance(noise_scale=1.0))
+    labels = torch.tensor([3, 1, 4, 1, 5])
+    a = render(gen, labels, seed=1, batch=2)
+    assert a.dtype == torch.uint8 and a.shape == (5, 32, 32, 3)
+    assert torch.equal(a, render(gen, labels, seed=1, batch=5))  # the batch size does not change the noise
+    assert not torch.equal(a, render(gen, labels, seed=2, batch=2))
+    z = gen.noise(5, torch.Generator().manual_seed(1))  # sample i's noise: the i-th draw from the seed
+    want = (gen(z, labels).permute(0, 2, 3, 1) * 255).round().to(torch.uint8)
+    assert torch.equal(a, want)
+
+
+def test_first_of_classes_and_rgb_grid():
+    import numpy as np
+
+    from rdm_core.report.classcond import _grid, first_of_classes
+
+    labels = torch.tensor([0, 1, 0, 2, 1, 0, 11])
+    images = torch.arange(7, dtype=torch.float32).view(7, 1, 1, 1).expand(7, 3, 2, 2) / 10
+    x, y = first_of_classes([(images[:4], labels[:4]), (images[4:], labels[4:])], per_class=2, n_classes=3)
+    assert y.tolist() == [0, 1, 0, 2, 1] and np.allclose(x[:, 0, 0, 0], [0, 0.1, 0.2, 0.3, 0.4])
+    grid = _grid(x, y, per_class=2, n_classes=3)
+    assert grid.shape == (6, 4, 3) and np.allclose(grid[0:2, 2:4], 0.2) and np.allclose(grid[4:6, 2:4], 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 
@@ -32,8 +33,8 @@ def test_paper_reference_lists_every_encoder():
 
 
 def test_classcond_stage_per_scale():
-    """The class-conditional stage runs at mini and smoke scale (every arm, one sample set per flow NFE) and is
-    left out of the paper scale's reproduce_all, whose generators it does not have yet."""
+    """The class-conditional stage runs at every scale: the mini generators (every arm, one sample set per flow
+    NFE) at mini and smoke scale, pMF-H on ImageNet at paper scale (every arm one 8-GPU torchrun job)."""
     mini = snakemake(ROOT, "-n", "--forceall", "table1", "table3", "table6", "fig5", "fig6").stdout
     for arm in ("irdm", "uniform", "gaming", "batch_n128", "batch_n1024"):
         assert f"resources/mini/classcond/weights/{arm}.safetensors" in mini, arm
@@ -42,7 +43,26 @@ def test_classcond_stage_per_scale():
     smoke = snakemake(ROOT, "-n", "--configfile=config/smoke.yaml", "reproduce_all").stdout
     assert "resources/smoke/classcond/weights/irdm.safetensors" in smoke
     paper = snakemake(ROOT, "-n", "--configfile=config/paper.yaml", "reproduce_all").stdout
-    assert "classcond" not in paper and "table1_sw" not in paper
+    for arm in ("irdm", "gated", "uniform", "gaming", "batch_n512", "batch_n10240"):
+        assert f"resources/paper/imagenet/weights/{arm}.safetensors" in paper, arm
+    assert "resources/paper/generators/base.pth" in paper and "generators/released.pth" not in paper
+    assert "gpu=8, cpus_per_gpu=12" in paper and "classcond" not in paper and "flow_nfe" not in paper
+
+
+def test_paper_use_released_swaps_training_for_download(tmp_path):
+    """use_released: the iRDM generator is the released checkpoint (fetched), so the irdm arm does not train; an
+    external generator's .npz is scored from the path the config gives."""
+    external = tmp_path / "repae.npz"
+    np.savez(external, arr_0=np.zeros((2, 8, 8, 3), np.uint8))
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    paper["imagenet"].update(use_released=True, external={"repae_sit_xl": str(external)})
+    overlay = tmp_path / "released.yaml"
+    overlay.write_text(yaml.safe_dump(paper))
+    proc = snakemake(ROOT, "-n", f"--configfile={overlay}", "table1", "table7")
+    assert proc.returncode == 0, proc.stdout
+    assert "resources/paper/generators/released.pth" in proc.stdout
+    assert "imagenet/weights/irdm.safetensors" not in proc.stdout  # the single-encoder row still trains
+    assert str(external) in proc.stdout and "results/paper/metrics/eval/repae_sit_xl.json" in proc.stdout
 
 
 def test_lint_clean():
@@ -78,3 +98,23 @@ def test_ci_runs_the_readme_test_command():
     blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:3]]
     assert "reproduce_all" in blocks[0] and "pytest" in blocks[1]
     assert blocks[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_paper_t2i_lists_every_job():
+    """At paper scale the text-to-image contract files come from the FLUX.2 rules: both arms trained in one 8-GPU
+    torchrun job each, every evaluated model rendered and scored (GenEval externally, PickScore), the curve's
+    checkpoints; nothing of it at mini scale."""
+    paper = snakemake(ROOT, "-n", "-p", "--configfile=config/paper.yaml", "t2i_paper").stdout
+    for path in ("results/paper/metrics/t2i/curve.json", "resources/paper/t2i/grids/student_joint.safetensors",
+                 "resources/paper/t2i/grids/teacher_nfe4.safetensors", "results/paper/metrics/t2i/pickscore_winrates.json",
+                 "resources/paper/t2i/reference/marginal.safetensors", "resources/paper/t2i/ctx/pool.npy",
+                 "resources/paper/t2i/students/joint/s0300.safetensors"):
+        assert path in paper, path
+    for model in ("teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal", "student_joint_s20",
+                  "student_joint_s160"):
+        assert f"results/paper/metrics/t2i/{model}.json" in paper, model
+        assert f"resources/paper/t2i/geneval/{model}/results.jsonl" in paper, model
+    assert "student_joint_s180" not in paper and "student_marginal_s" not in paper  # the keeper is student_joint
+    assert paper.count("torchrun --standalone --nproc_per_node=8 workflow/scripts/t2i_paper_train.py") == 2
+    mini = snakemake(ROOT, "-n", "--forceall", "reproduce_all").stdout
+    assert "t2i_paper" not in mini

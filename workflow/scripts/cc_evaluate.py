@@ -1,5 +1,7 @@
-"""SW and MMD ratios of one generator's samples against every encoder's frozen banks, and class agreement."""
+"""SW and MMD ratios of one generator's samples against every encoder's frozen banks, and, where the scale has a
+held-out classifier (mini), class agreement. Samples: the stage's safetensors or an ADM-style .npz batch."""
 
+from rdm_core.data.npz import load_npz_batch
 from rdm_core.eval import load_battery, score_images
 from rdm_core.eval.classify import class_agreement
 from rdm_core.io import load_tensors, write_json
@@ -7,14 +9,18 @@ from rdm_core.reference.cache import load_battery_encoder
 from rdm_core.runlog import rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
-    p = snakemake.params
-    tensors, meta = load_tensors(snakemake.input.samples)
-    images, labels = tensors["images"], tensors["labels"]
+    p, path = snakemake.params, snakemake.input.samples
+    if path.endswith(".npz"):
+        images, labels = load_npz_batch(path)
+    else:
+        tensors, _ = load_tensors(path)
+        images, labels = tensors["images"], tensors["labels"]
     encoders, banks = load_battery(p.scale_dir, p.names, lambda n: load_battery_encoder(n, p.scale_dir))
     scores = score_images(images, encoders, banks, p.batch)
-    classifier = encoders.get(p.classifier) or load_battery_encoder(p.classifier, p.scale_dir)[0]
-    scores.update(generator=snakemake.wildcards.gen, classifier=p.classifier,
-                  class_agreement=class_agreement(classifier, images, labels, p.batch))
-    log.info("%s: SW_r%d %.3f, MMDr%d %.3f, class agreement %.3f", scores["generator"], scores["K"],
-             scores["sw_rK"], scores["K"], scores["mmd_rK"], scores["class_agreement"])
+    scores["generator"] = snakemake.wildcards.gen
+    if p.classifier is not None:
+        classifier = encoders.get(p.classifier) or load_battery_encoder(p.classifier, p.scale_dir)[0]
+        scores.update(classifier=p.classifier, class_agreement=class_agreement(classifier, images, labels, p.batch))
+    log.info("%s: SW_r%d %.3f, MMDr%d %.3f%s", scores["generator"], scores["K"], scores["sw_rK"], scores["K"],
+             scores["mmd_rK"], f", class agreement {scores['class_agreement']:.3f}" if p.classifier else "")
     write_json(snakemake.output[0], scores)

@@ -1,6 +1,7 @@
 """Tables and figures of the class-conditional stage; which one is the rule's name (builders in
 rdm_core.report.classcond)."""
 
+from rdm_core.data.npz import iter_npz_batches
 from rdm_core.io import load_tensors, read_json
 from rdm_core.report import classcond as cc
 from rdm_core.report.artifacts import write_outputs
@@ -13,7 +14,11 @@ def evals():
 
 
 def samples(gen):
-    path = next(f for f in snakemake.input.samples if f.endswith(f"/{gen}.safetensors"))
+    """(images [N, C, H, W], labels) of one generator: the stage's safetensors, or the first samples of classes
+    0-9 from an .npz batch (paper scale)."""
+    path = next(f for f in snakemake.input.samples if f.rsplit("/", 1)[-1].rsplit(".", 1)[0] == gen)
+    if path.endswith(".npz"):
+        return cc.first_of_classes(iter_npz_batches(path, 1024))
     t, _ = load_tensors(path)
     return t["images"].numpy(), t["labels"].numpy()
 
@@ -26,7 +31,8 @@ with rule_log(snakemake.log[0]):
         df = cc.ratio_table(evals(), snakemake.params.gens, order, heldout, "sw" if rule == "table1" else "mmd", enc)
         write_outputs(out, tables=df)
     elif rule == "table3":
-        df = cc.table3(evals(), {"PID-gated (iRDM)": "irdm", "uniform": "uniform"}, order, heldout,
+        arms = snakemake.params.arms
+        df = cc.table3(evals(), {"PID-gated": arms["gated"], "uniform": arms["uniform"]}, order, heldout,
                        rep["train_encoders"])
         write_outputs(out, tables=df)
     elif rule == "table6":
