@@ -31,7 +31,20 @@ rule reproduce_all:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/encoders.smk"
 include: "workflow/rules/reference.smk"
-include: "workflow/rules/train.smk"
+if CC_PAPER:  # the class-conditional stage: pMF-H on ImageNet, or the mini generators
+
+    include: "workflow/rules/train_paper.smk"
+
+else:
+
+    include: "workflow/rules/train.smk"
+
+
+if config["scale"] == "paper":
+
+    include: "workflow/rules/t2i_paper.smk"
+
+
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/figures.smk"

@@ -81,10 +81,12 @@ def real_data_input(wildcards):
     return {"data": rules.mnist.output[0]} if config["data"]["source"] == "mnist" else {}
 
 
-# The mini class-conditional stage (workflow/rules/train.smk): generators, arms and what its reports share.
-CC = config["classcond"]
+# The class-conditional stage: mini (config `classcond`, workflow/rules/train.smk) or paper (config `imagenet`,
+# workflow/rules/train_paper.smk: pMF-H post-trained on ImageNet); the arms, tables and figures are shared.
+CC_PAPER = config.get("imagenet") is not None
+CC = config["imagenet"] if CC_PAPER else config["classcond"]
 TRAIN_ENCODERS = [n for n in config["battery"]["names"] if get_spec(n).split == "train"]
-CC_DIR = f"{WORK}/classcond"
+CC_DIR = f"{WORK}/{'imagenet' if CC_PAPER else 'classcond'}"
 
 
 def batch_arms(sweep):
@@ -96,15 +98,18 @@ def batch_arms(sweep):
 
 
 IRDM_ARMS = {**CC["arms"], **batch_arms(CC["batch_sweep"])}
-FLOW_GENS = [f"flow_nfe{k}" for k in CC["flow"]["nfe"]]
+FLOW_GENS = [] if CC_PAPER else [f"flow_nfe{k}" for k in CC["flow"]["nfe"]]
+EXTERNAL_GENS = list(CC["external"]) if CC_PAPER else []  # scored from their own .npz sample batches
 GENERATORS = ["warmstart", *FLOW_GENS, *IRDM_ARMS]
 
 
 def arm_settings(arm):
-    """The train_irdm config of one arm (encoders resolved, loop and joint settings added)."""
+    """The training config of one arm (encoders resolved, loop settings added; the class code weight beta of the
+    mini joint feature, the class count of pMF-H)."""
     cfg = dict(IRDM_ARMS[arm])
     cfg["encoders"] = list(cfg["encoders"] or TRAIN_ENCODERS)
-    return {**cfg, "beta": CC["joint"]["beta"], "checkpoint_every": CC["checkpoint_every"], "seed": CC["seed"]}
+    extra = {"n_classes": CC["n_classes"]} if CC_PAPER else {"beta": CC["joint"]["beta"]}
+    return {**cfg, **extra, "checkpoint_every": CC["checkpoint_every"], "seed": CC["seed"]}
 
 
 def arm_encoders(arm):
@@ -113,15 +118,21 @@ def arm_encoders(arm):
 
 # What the table and figure rules of the stage share.
 CC_BATCH = [arm for arm in IRDM_ARMS if arm.startswith("batch_n")]
-CC_TABLE1 = ["real", "irdm", "warmstart", *FLOW_GENS, CC["table1"]["single"]]
+CC_SINGLE = [CC["table1"]["single"]] if CC["table1"]["single"] else []
+CC_TABLE1 = ["real", "irdm", "warmstart", *FLOW_GENS, *EXTERNAL_GENS, *CC_SINGLE]
+CC_TABLE3 = CC["table3"] if CC_PAPER else {"gated": "irdm", "uniform": "uniform"}
+CC_CLASSIFIER = [] if CC_PAPER else [CC["eval"]["classifier"]]  # the held-out class-agreement scorer (mini)
 CC_REPORT = {"names": config["battery"]["names"], "train_encoders": TRAIN_ENCODERS,
              "arm_encoders": {arm: arm_encoders(arm) for arm in IRDM_ARMS}}
 
 
 def generator_weights(gen):
-    """The weights file a generator id samples from (the flow's for every NFE; none for the real digits)."""
+    """The weights file a generator id samples from (the flow's for every NFE; none for the real images; at paper
+    scale the fetched pMF-H base for the warm start and, with use_released, the released iRDM checkpoint)."""
     if gen == "real":
         return []
+    if CC_PAPER and (gen == "warmstart" or (gen == "irdm" and CC["use_released"])):
+        return [f"{WORK}/generators/{'base' if gen == 'warmstart' else 'released'}.pth"]
     if gen.startswith("flow_nfe"):
         return [rules.flow.output.weights]
     if gen == "warmstart":
@@ -142,8 +153,8 @@ def stage_benchmarks(wildcards):
     cells |= {(toy["fig4"]["distance"], b) for b in toy["fig4"]["batch_sizes"]}
     cells |= {(d, toy["table4"]["batch_size"]) for d in toy["fig3"]["distances"]}
     names = config["battery"]["names"]
-    mini_cc = CLASSCOND
-    encoders = [*names, *((CC["eval"]["classifier"], *CC["warmstart"]["encoders"]) if mini_cc else ())]
+    mini_cc = CLASSCOND and not CC_PAPER
+    encoders = [*names, *((*CC_CLASSIFIER, *CC["warmstart"]["encoders"]) if mini_cc else ())]
     files = [
         *expand(rules.toy_cell.benchmark, zip, distance=[d for d, _ in sorted(cells)], batch=[b for _, b in sorted(cells)]),
         *expand(rules.train_encoder.benchmark, encoder=dict.fromkeys(e for e in encoders if e in PIPELINE_TRAINED_ENCODERS)),

@@ -67,13 +67,14 @@ rule table7:
 
 rule table3:
     input:
-        evals=classcond_eval(["irdm", "uniform"]),
+        evals=classcond_eval(CC_TABLE3.values()),
     output:
         artifact_report_outputs("table3"),
     params:
         report=CC_REPORT,
-        gens=["irdm", "uniform"],
-        settings={arm: config["classcond"]["arms"][arm] for arm in ("irdm", "uniform")},
+        gens=list(CC_TABLE3.values()),
+        arms=CC_TABLE3,
+        settings={arm: CC["arms"][arm] for arm in CC_TABLE3.values()},
     log:
         f"{WORK}/logs/table3.log",
     conda:
