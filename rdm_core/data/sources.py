@@ -33,3 +33,26 @@ def real_split(data_cfg: Mapping, split: str, mnist_path: str | None = None) -> 
     data = ImageFolderData(cfg[split], key=f"data.imagenet.{split}", size=cfg["size"])
     return RealSplit(lambda b: (x.float() / 255 for x, _ in iterate_batches(data, b, workers=cfg["workers"])),
                      len(data), data_fingerprint(data), f"ADM centre crop {cfg['size']}, uint8 / 255")
+
+
+class _FolderRows:
+    """Random access to an ImageNet folder split: ``rows[idx]`` -> float images [len(idx), 3, S, S] in [0, 1]."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.data[int(i)][0] for i in idx]).float() / 255
+
+
+def real_rows(data_cfg: Mapping, split: str, mnist_path: str | None = None):
+    """Random access by row index to the ``split`` of the configured data source (a tensor for MNIST)."""
+    if data_cfg["source"] == "mnist":
+        return load_split(mnist_path, split)[0]
+    from .imagenet import ImageFolderData
+
+    cfg = data_cfg["imagenet"]
+    return _FolderRows(ImageFolderData(cfg[split], key=f"data.imagenet.{split}", size=cfg["size"]))

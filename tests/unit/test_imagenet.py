@@ -133,3 +133,15 @@ def test_fingerprint_tracks_names_and_sizes(tmp_path):
     assert resized != first
     (tmp_path / "b.png").rename(tmp_path / "c.png")
     assert data_fingerprint(ImageFolderData(tmp_path, key=KEY)) not in (first, resized)
+
+
+def test_real_rows_random_access_matches_the_stream(tmp_path):
+    from rdm_core.data.sources import real_rows, real_split
+
+    for i in range(5):
+        write_image(tmp_path / "n01" / f"{i}.png", seed=i)
+    cfg = {"source": "imagenet", "imagenet": {"train": str(tmp_path), "val": str(tmp_path), "size": 8, "workers": 0}}
+    rows = real_rows(cfg, "train")
+    streamed = torch.cat(list(real_split(cfg, "train").batches(2)))
+    assert len(rows) == 5
+    torch.testing.assert_close(rows[torch.tensor([3, 0])], streamed[[3, 0]])

@@ -2,9 +2,9 @@
 
 
 rule probes:
-    """Probes of the metric: fresh real digits outside the banks, the same blurred, uniform noise."""
+    """Probes of the metric: fresh real train images outside the banks, the same blurred, uniform noise."""
     input:
-        data=rules.mnist.output[0],
+        unpack(real_data_input),
         banks=expand(rules.reference.output, encoder=config["battery"]["names"]),
         weights=pipeline_weights(config["battery"]["names"]),
     output:
@@ -12,7 +12,8 @@ rule probes:
     params:
         names=config["battery"]["names"],
         seed=config["reference"]["seed"],
-        scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(input.data)),
+        data=config["data"],
+        scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.banks[0]))),
     threads: config["battery"]["threads"]
     log:
         f"{WORK}/logs/eval/probes.log",

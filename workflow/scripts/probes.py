@@ -1,6 +1,6 @@
 """Score the metric's probes (fresh real, blurred real, uniform noise) with the whole battery."""
 
-from rdm_core.data.mnist import load_split
+from rdm_core.data.sources import real_rows
 from rdm_core.eval import load_battery, score_images
 from rdm_core.eval.probes import probe_images
 from rdm_core.io import write_json
@@ -13,7 +13,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     bank_idx = banks[names[0]].sw_train_idx
     if any(not banks[n].sw_train_idx.equal(bank_idx) for n in names):
         raise ValueError("the SW banks of the battery hold different train rows; rebuild the references")
-    real, _ = load_split(snakemake.input.data, "train")
+    real = real_rows(snakemake.params.data, "train", snakemake.input.get("data"))
     scores = {}
     for probe, images in probe_images(real, bank_idx, banks[names[0]].n, snakemake.params.seed).items():
         scores[probe] = score_images(images, encoders, banks)
