@@ -21,56 +21,16 @@ from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.train.checkpoint import Checkpointer
 from rdm_core.train.flux2 import PromptRollout, text_joint_bundles, train_flux2
 from rdm_core.train.gradcache import full_batch_step, gradcache_step
+from tiny_t2i import CTX_DIM, CTX_LEN, SIZE, save_klein, tiny_parts
 
-CTX_DIM, CTX_LEN, SIZE = 24, 5, 32
 REF = {"sigma_n": 64, "landmarks": 8, "kmeans_iters": 3, "fit_n": 64, "k_rr_n": 64, "floor_draws": 1,
        "floor_n": 8, "sw_n": 8, "rff_features": 8, "rff_n": 8}
-
-
-def tiny_parts():
-    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
-
-    torch.manual_seed(0)
-    transformer = Flux2Transformer2DModel(
-        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=8, num_attention_heads=2,
-        joint_attention_dim=CTX_DIM, timestep_guidance_channels=16, axes_dims_rope=(2, 2, 2, 2), guidance_embeds=False)
-    vae = AutoencoderKLFlux2(block_out_channels=(8, 8), down_block_types=("DownEncoderBlock2D",) * 2,
-                             up_block_types=("UpDecoderBlock2D",) * 2, layers_per_block=1, latent_channels=4,
-                             norm_num_groups=4, sample_size=SIZE)
-    scheduler = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-                                                base_image_seq_len=256, max_image_seq_len=4096,
-                                                time_shift_type="exponential", shift=3.0)
-    return transformer, vae, scheduler
-
-
-def tiny_text_encoder():
-    """A tiny random Qwen3 (27 layers, so hidden states 9/18/27 exist; 3 x 8 = CTX_DIM) and a word-level
-    tokenizer with a chat template."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
-
-    words = ["<pad>", "<unk>", "<user>", "a", "photo", "of", "dog", "two", "cats"]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>")
-    tokenizer.chat_template = "{% for m in messages %}<user> {{ m['content'] }}{% endfor %}"
-    torch.manual_seed(3)
-    config = Qwen3Config(vocab_size=len(words), hidden_size=CTX_DIM // 3, intermediate_size=16, num_hidden_layers=27,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=4, pad_token_id=0)
-    return Qwen3ForCausalLM(config).eval(), tokenizer
 
 
 @pytest.fixture(scope="module")
 def klein_dir(tmp_path_factory):
     """A tiny random FLUX.2 [klein] folder in the diffusers layout (what fetch_t2i_weights puts on disk)."""
-    from diffusers import Flux2KleinPipeline
-
-    root = tmp_path_factory.mktemp("weights") / "flux2_klein"
-    transformer, vae, scheduler = tiny_parts()
-    text_encoder, tokenizer = tiny_text_encoder()
-    Flux2KleinPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                       transformer=transformer, is_distilled=True).save_pretrained(root)
-    return root
+    return save_klein(tmp_path_factory.mktemp("weights") / "flux2_klein")
 
 
 class TinyEncoder(nn.Module):

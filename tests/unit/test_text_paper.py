@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from rdm_core.representation.text_paper import encode_prompts, load_text_tower
-
-WORDS = ["<pad>", "<unk>", "<eos>", "a", "photo", "of", "dog", "cat", "red", "two"]
-
+from tiny_t2i import save_siglip2_text
 
 @pytest.fixture(scope="module")
 def tiny_siglip(tmp_path_factory):
-    """An open_clip folder in the layout of timm/ViT-SO400M-16-SigLIP2-256: config, weights, HF tokenizer."""
-    import open_clip
-    from safetensors.torch import save_file
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    root = tmp_path_factory.mktemp("siglip2_text")
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>",
-                            eos_token="<eos>").save_pretrained(root)
-    cfg = {"embed_dim": 16, "custom_text": True, "init_logit_bias": -10,
-           "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-           "text_cfg": {"context_length": 8, "vocab_size": len(WORDS), "hf_tokenizer_name": "tiny",
-                        "tokenizer_kwargs": {"clean": "canonicalize"}, "width": 32, "heads": 2, "layers": 1,
-                        "no_causal_mask": True, "proj_bias": True, "pool_type": "last"}}
-    (root / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": {}}))
-    torch.manual_seed(0)
-    model = open_clip.create_model(f"local-dir:{root}", pretrained_text=False)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(root / "open_clip_model.safetensors"))
-    return root, model
+    return save_siglip2_text(tmp_path_factory.mktemp("weights") / "siglip2_text")
 
 
 def test_text_tower_is_l2_normalised_and_loads_the_saved_weights(tiny_siglip, monkeypatch):
