@@ -16,6 +16,10 @@ try:
     validate(config, "config.schema.yaml", f"the configuration ({CONFIG_SOURCE}, with any --config)")
     ARTIFACTS = load_yaml("config/artifacts.yaml", "artifacts.schema.yaml")
     PAPER_NUMBERS = load_yaml("config/paper_numbers.yaml", "paper_numbers.schema.yaml")
+    unpublished = sorted(set(PAPER_NUMBERS) - set(ARTIFACTS))
+    if unpublished:
+        raise ConfigError(f"config/paper_numbers.yaml: unknown artifact(s) {', '.join(unpublished)}; "
+                          "each key must be an artifact of config/artifacts.yaml")
     unknown = [name for name in config["battery"]["names"] if name not in known_encoders()]
     if unknown:
         raise ConfigError(f"battery.names: unknown encoder(s) {', '.join(unknown)}; "
