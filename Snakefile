@@ -40,6 +40,9 @@ else:
     include: "workflow/rules/train.smk"
 
 
+include: "workflow/rules/t2i.smk"
+
+
 if config["scale"] == "paper":
 
     include: "workflow/rules/t2i_paper.smk"

@@ -22,23 +22,26 @@ FLOW_KEYS = LOOP_KEYS + ("batch",)
 
 
 class VelocityNet(nn.Module):
-    """v(x_t, t, c): a conv U-net on 2x2 pixel patches (14 -> 7 -> 14, one skip), every block FiLM-conditioned
-    on time embedding + projected condition ``cond(c)`` of width ``cond_dim``."""
+    """v(x_t, t, c): a conv U-net on 2x2 pixel patches (14 -> 7 -> 14 for 28 px, one skip), every block
+    FiLM-conditioned on time embedding + projected condition ``cond(c)`` of width ``cond_dim``; images of
+    ``channels`` channels (1: grey digits, 3: RGB compositions) and any side divisible by 4."""
 
-    def __init__(self, cond: nn.Module, cond_dim: int, width: int = 32, emb_dim: int = 64, n_freq: int = 16):
+    def __init__(self, cond: nn.Module, cond_dim: int, width: int = 32, emb_dim: int = 64, n_freq: int = 16,
+                 channels: int = 1):
         super().__init__()
+        self.channels = channels
         self.cond = cond
         self.cond_proj = nn.Linear(cond_dim, emb_dim)
         self.register_buffer("freqs", torch.exp(torch.linspace(0.0, math.log(1000.0), n_freq)))
         self.time = nn.Sequential(nn.Linear(2 * n_freq, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         w = width
-        self.inp = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(4, w, 3, 1, 1))
+        self.inp = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(4 * channels, w, 3, 1, 1))
         self.mid14 = FiLMBlock(w, w, emb_dim)
         self.down7 = FiLMBlock(w, 2 * w, emb_dim, "down")
         self.mid7 = FiLMBlock(2 * w, 2 * w, emb_dim)
         self.up14 = FiLMBlock(2 * w, w, emb_dim, "up")
         self.fuse14 = FiLMBlock(2 * w, w, emb_dim)
-        self.out = nn.Sequential(nn.Conv2d(w, 4, 3, 1, 1), nn.PixelShuffle(2))
+        self.out = nn.Sequential(nn.Conv2d(w, 4 * channels, 3, 1, 1), nn.PixelShuffle(2))
         nn.init.zeros_(self.out[0].weight)
         nn.init.zeros_(self.out[0].bias)
 
@@ -47,17 +50,21 @@ class VelocityNet(nn.Module):
         """Class-conditional net: the condition is an int64 label, embedded by a lookup table."""
         return cls(nn.Embedding(n_classes, emb_dim), emb_dim, width, emb_dim)
 
+    def stem(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The first feature map (half resolution); subclasses may feed the condition in here too."""
+        return self.inp(x)
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         angles = t[:, None] * self.freqs
         e = self.time(torch.cat([angles.sin(), angles.cos()], 1)) + self.cond_proj(self.cond(c))
-        h14 = self.mid14(self.inp(x), e)
+        h14 = self.mid14(self.stem(x, c), e)
         h = self.up14(self.mid7(self.down7(h14, e), e), e)
         return self.out(self.fuse14(torch.cat([h, h14], 1), e))
 
 
-def sample_noise(n: int, generator: torch.Generator) -> torch.Tensor:
-    """Image-shaped starting noise [n, 1, 28, 28]."""
-    return torch.randn(n, 1, SIZE, SIZE, generator=generator)
+def sample_noise(n: int, generator: torch.Generator, shape: tuple[int, ...] = (1, SIZE, SIZE)) -> torch.Tensor:
+    """Image-shaped starting noise [n, *shape] (default a 28 px grey digit)."""
+    return torch.randn(n, *shape, generator=generator)
 
 
 def sample(model: VelocityNet, z: torch.Tensor, c: torch.Tensor, steps: int) -> torch.Tensor:
@@ -76,7 +83,7 @@ def sample(model: VelocityNet, z: torch.Tensor, c: torch.Tensor, steps: int) -> 
 
 def train_flow(images: torch.Tensor, conds: torch.Tensor, cfg: Mapping, workdir: str | os.PathLike,
                log: Callable[[str], None] | None = None, model: VelocityNet | None = None) -> VelocityNet:
-    """Train the velocity net by flow matching on ``images`` [N, 1, 28, 28] in [0, 1] with per-row
+    """Train the velocity net by flow matching on ``images`` [N, C, H, W] in [0, 1] with per-row
     conditions ``conds`` (class labels by default); resumes from the latest checkpoint in ``workdir``.
 
     ``cfg``: steps, batch, lr, grad_clip, checkpoint_every, seed, and for the default class-conditional
@@ -92,7 +99,7 @@ def train_flow(images: torch.Tensor, conds: torch.Tensor, cfg: Mapping, workdir:
     def make_rollout(step: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         gen = rollout_generator(cfg["seed"], step)
         rows = torch.randint(0, n, (batch,), generator=gen)
-        return [(rows, sample_noise(batch, gen), torch.rand(batch, generator=gen))]
+        return [(rows, sample_noise(batch, gen, tuple(images.shape[1:])), torch.rand(batch, generator=gen))]
 
     def residual(chunk) -> torch.Tensor:
         rows, noise, t = chunk

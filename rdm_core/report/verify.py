@@ -95,8 +95,19 @@ def classcond_view_paper(numbers: Mapping) -> dict:
     return view
 
 
+def t2i_view_ours(results: Path) -> dict:
+    """Table 2 by model id: GenEval overall and PickScore."""
+    t2 = pd.read_csv(results / "tables" / "table2_t2i.csv").set_index("id")
+    return {"geneval": t2["GenEval"].to_dict(), "pickscore": t2["PickScore"].dropna().to_dict()}
+
+
+def t2i_view_paper(numbers: Mapping) -> dict:
+    t2 = numbers["table2"]
+    return {"geneval": dict(t2["geneval"]), "pickscore": {k: v for k, v in t2["pickscore"].items() if v is not None}}
+
+
 VIEWS = {"toy": (toy_view_ours, toy_view_paper), "probes": (probes_view_ours, lambda numbers: {}),
-         "classcond": (classcond_view_ours, classcond_view_paper)}
+         "classcond": (classcond_view_ours, classcond_view_paper), "t2i": (t2i_view_ours, t2i_view_paper)}
 
 
 def _at(cells: pd.DataFrame, batch: int) -> pd.DataFrame:
@@ -289,6 +300,23 @@ def _(v, numbers):
 def _(v, numbers):
     w = _need(v, "preference")["real"]
     return bool(w > 0.5), f"iRDM preferred in {100 * w:.1f}% of matched pairs vs real digits"
+
+
+# ------------------------------------------------------------------------------------ text-to-image claims
+@claim("t2i_student_passes_teacher", "table2", "t2i")
+def _(v, numbers):
+    ge, ps = _need(v, "geneval"), _need(v, "pickscore")
+    s, t = "student_joint", "teacher_nfe4"
+    ok = bool(ge[s] > ge[t] and ps[s] > ps[t])
+    return ok, (f"GenEval {ge[s]:.3f} (1-step student) vs {ge[t]:.3f} (4-step teacher); "
+                f"PickScore {ps[s]:.2f} vs {ps[t]:.2f}")
+
+
+@claim("t2i_joint_beats_marginal", "table2", "t2i")
+def _(v, numbers):
+    ge = _need(v, "geneval")
+    j, m = ge["student_joint"], ge["student_marginal"]
+    return bool(j > m), f"GenEval joint {j:.3f} vs marginal {m:.3f}"
 
 
 # ---------------------------------------------------------------------------------------------- page

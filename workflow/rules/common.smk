@@ -10,6 +10,7 @@ from rdm_core.io import write_text
 from rdm_core.report.captions import artifact_caption
 from rdm_core.representation.mini import MODELS as PIPELINE_TRAINED_ENCODERS
 from rdm_core.representation.spec import get_spec, known_encoders
+from rdm_core.train.t2i import snapshot_steps
 
 try:
     CONFIG_SOURCE = " + ".join(["config/config.yaml", *map(str, workflow.overwrite_configfiles)])
@@ -175,3 +176,27 @@ def stage_benchmarks(wildcards):
 
 def producing_rule(path):
     return next(rule.name for rule in workflow.rules if path in rule.output)
+
+
+# The mini text-to-image stage (workflow/rules/t2i.smk; t2i_paper.smk writes the same contract files at paper scale).
+T2I = config["t2i"]
+T2I_DIR = f"{WORK}/t2i"
+T2I_MODELS = ["teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal"]
+T2I_LAWS = ["joint", "marginal"]
+
+
+def t2i_snapshots(law):
+    """The Fig. 1 checkpoints of one student (step 0 = the untrained one-step init)."""
+    steps = snapshot_steps(T2I["student"]["steps"], T2I["student"]["snapshot_every"])
+    return [f"{T2I_DIR}/snapshots/student_{law}/step_{step:06d}.safetensors" for step in steps]
+
+
+def t2i_weights(wildcards):
+    """The weights a t2i model id samples from (the teacher's for both NFE)."""
+    role = "teacher" if wildcards.t2i_model.startswith("teacher") else wildcards.t2i_model
+    return f"{T2I_DIR}/weights/{role}.safetensors"
+
+
+def t2i_battery():
+    """The battery encoders the cell_<encoder> t2i encoders wrap."""
+    return [name[len("cell_"):] for name in T2I.get("encoders", []) if name.startswith("cell_")]

@@ -1,0 +1,100 @@
+"""Mini PickScore: an image-text score from a held-out tiny CLIP-style model (SPEC 2.4, mini analogue).
+
+Trained contrastively on captioned compositions of the val digits (never on the train digits that the
+teacher and the reference use) and used by no objective. Its text side is its own: word embeddings per
+position of the caption (order-aware, so "a red three and a blue five" differs from its swap), not the
+objective's text tower. Score = logit_scale * cos(image, text), as PickScore.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.compose import WORDS
+from ..io import load_tensors, save_tensors
+
+MAX_WORDS = 10
+VOCAB = {w: i + 1 for i, w in enumerate(WORDS)}  # 0 = padding
+
+
+def tokenize(captions: Sequence[str]) -> Tensor:
+    """Word ids [n, MAX_WORDS] (0-padded); a word outside the caption vocabulary is an error."""
+    out = torch.zeros(len(captions), MAX_WORDS, dtype=torch.long)
+    for i, caption in enumerate(captions):
+        words = caption.split()
+        unknown = [w for w in words if w not in VOCAB]
+        if unknown or len(words) > MAX_WORDS:
+            raise ValueError(f"caption {caption!r}: unknown words {unknown} or more than {MAX_WORDS} words")
+        out[i, :len(words)] = torch.tensor([VOCAB[w] for w in words])
+    return out
+
+
+class TinyCLIP(nn.Module):
+    """Image tower (conv, layout-preserving flatten) and text tower (per-position word embeddings) to ``dim``."""
+
+    def __init__(self, dim: int = 64, width: int = 16):
+        super().__init__()
+        self.image = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1), nn.ReLU(), nn.Conv2d(width, 2 * width, 3, 2, 1),
+                                   nn.ReLU(), nn.Conv2d(2 * width, 2 * width, 3, 2, 1), nn.ReLU(), nn.Flatten(),
+                                   nn.Linear(2 * width * 16, dim))
+        self.words = nn.Embedding(len(VOCAB) + 1, 16, padding_idx=0)
+        self.text = nn.Sequential(nn.Flatten(), nn.Linear(16 * MAX_WORDS, 128), nn.ReLU(), nn.Linear(128, dim))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+
+    def embed_images(self, images: Tensor) -> Tensor:
+        return F.normalize(self.image(2 * images.float() - 1), dim=1)
+
+    def embed_text(self, tokens: Tensor) -> Tensor:
+        return F.normalize(self.text(self.words(tokens)), dim=1)
+
+    def scale(self) -> Tensor:
+        return self.logit_scale.clamp(max=math.log(100.0)).exp()
+
+
+def train_tiny_clip(images: Tensor, captions: Sequence[str], steps: int, batch: int, lr: float, seed: int,
+                    dim: int = 64) -> TinyCLIP:
+    """Symmetric InfoNCE on (image, caption) pairs; rows sharing a caption are all positives."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = TinyCLIP(dim)
+    tokens = tokenize(captions)
+    ids = torch.unique(tokens, dim=0, return_inverse=True)[1]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    for _ in range(steps):
+        rows = torch.randint(0, len(images), (batch,), generator=gen)
+        x = images[rows].float() / 255.0 if images.dtype == torch.uint8 else images[rows]
+        logits = model.scale() * model.embed_images(x) @ model.embed_text(tokens[rows]).T
+        same = (ids[rows, None] == ids[None, rows]).float()
+        target = same / same.sum(1, keepdim=True)
+        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))  # `same` is symmetric
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@torch.inference_mode()
+def pickscore(model: TinyCLIP, images: Tensor, captions: Sequence[str], batch: int = 512) -> Tensor:
+    """Per-image score logit_scale * cos(image, its caption) [n]; images in [0, 1]."""
+    tokens = tokenize(captions)
+    out = [model.scale() * (model.embed_images(x) * model.embed_text(t)).sum(1)
+           for x, t in zip(images.split(batch), tokens.split(batch))]
+    return torch.cat(out)
+
+
+def save_tiny_clip(path: str | os.PathLike, model: TinyCLIP, made_by: dict) -> None:
+    save_tensors(path, model.state_dict(), {"kind": "mini_pickscore", "dim": model.image[-1].out_features,
+                                            "made_by": made_by})
+
+
+def load_tiny_clip(path: str | os.PathLike) -> TinyCLIP:
+    tensors, meta = load_tensors(path, {"kind": "mini_pickscore"})
+    model = TinyCLIP(int(meta["dim"]))
+    model.load_state_dict(tensors)
+    return model.eval()

@@ -1,0 +1,303 @@
+"""The mini text-to-image stage: compositions and captions, the joint kernel, the mini GenEval and PickScore
+scorers, the text tower, the one-step student step with checkpoint and resume."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rdm_core.compare.kernels import rbf
+from rdm_core.data import compose
+from rdm_core.data.compose import COLOUR_NAMES, TASKS, caption, layout, make_compositions, prompt_set, render
+from rdm_core.eval.mini_geneval import EMPTY, geneval_scores, judge, mini_geneval, train_cell_classifier
+from rdm_core.eval.mini_pickscore import pickscore, tokenize, train_tiny_clip
+from rdm_core.generators.t2i import caption_net, load_t2i, render as render_t2i, sample_seeds, seeded_noise
+from rdm_core.representation.joint import joint_features
+from rdm_core.representation.t2i import CellEncoder, RGBRandomConv
+from rdm_core.train.t2i import snapshot_steps, step_seconds, text_bundles, train_student
+
+WHITE = len(COLOUR_NAMES)
+
+
+def fake_digits(n_per_class=3, seed=0):
+    """28 px grey 'digits': class c lights the quadrants given by the bits of c + 1 (a shift of a pixel or two
+    keeps them apart), with seeded noise."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.arange(10).repeat_interleave(n_per_class)
+    images = 0.05 * torch.rand(len(labels), 1, 28, 28, generator=gen)
+    for i, c in enumerate(labels.tolist()):
+        for bit in range(4):
+            if (c + 1) >> bit & 1:
+                r, col = divmod(bit, 2)
+                images[i, 0, 3 + 12 * r:13 + 12 * r, 3 + 12 * col:13 + 12 * col] = 1.0
+    return images, labels
+
+
+# ------------------------------------------------------------------------------------------ compositions
+def test_compositions_are_deterministic_and_match_their_captions():
+    images, labels = fake_digits()
+    a, b = make_compositions(images, labels, 5, seed=3), make_compositions(images, labels, 5, seed=3)
+    c = make_compositions(images, labels, 5, seed=4)
+    assert torch.equal(a["images"], b["images"]) and a["captions"] == b["captions"]
+    assert a["captions"] != c["captions"]
+    assert a["images"].shape == (30, 3, 32, 32) and a["images"].dtype == torch.uint8
+    assert [m["tag"] for m in a["meta"][:6]] == list(TASKS)
+    for meta, cap, img in zip(a["meta"], a["captions"], a["images"]):
+        assert cap == meta["prompt"] == caption(meta) and cap.startswith("a photo of ")
+        objects = meta["objects"]
+        # every included item is present in the layout the right number of times, with its colour
+        for item in meta["include"]:
+            cells = [o for o in objects if o[1] == item["class"]]
+            assert len(cells) == item["count"]
+            assert all(o[2] == item.get("color") for o in cells)
+        # the pixels: a lit cell per object, dark elsewhere; a coloured digit has only its colour's channels
+        lit = img.float().view(3, 2, 16, 2, 16).amax((0, 2, 4)).flatten() > 0
+        assert sorted(np.flatnonzero(lit.numpy()).tolist()) == sorted(o[0] for o in objects)
+        for cell, _, colour in objects:
+            r, col = compose.CELLS[cell]
+            patch = img[:, 16 * r:16 * r + 16, 16 * col:16 * col + 16].float().amax((1, 2))
+            tint = torch.tensor(compose.COLOURS[colour] if colour else compose.DEFAULT_TINT)
+            assert torch.equal(patch > 0, tint > 0)
+
+
+def test_captions_of_each_task():
+    rng = np.random.default_rng(0)
+    seen = {compose.sample_meta(t, rng)["prompt"].split(" of ", 1)[1].split()[0] for t in TASKS for _ in range(20)}
+    assert seen <= {"a", "an", "two", "three", "four"}
+    meta = {"tag": "position", "include": [{"class": 5, "count": 1}, {"class": 3, "count": 1,
+                                                                        "position": ["left of", 0]}]}
+    assert caption(meta) == "a photo of a three left of a five"
+    (ref_cell, ref, _), (obj_cell, obj, _) = layout(meta)
+    assert (ref, obj) == (5, 3) and compose.relation_holds("left of", obj_cell, ref_cell)
+    counting = {"tag": "counting", "include": [{"class": 8, "count": 3}], "exclude": [{"class": 8, "count": 4}]}
+    assert caption(counting) == "a photo of three eights" and len(layout(counting)) == 3
+    assert caption({"tag": "color_attr", "include": [{"class": 8, "count": 1, "color": "red"},
+                                                     {"class": 1, "count": 1, "color": "blue"}]}) == \
+        "a photo of a red eight and a blue one"
+
+
+def test_prompt_set_covers_every_task_with_distinct_prompts():
+    prompts = prompt_set(12, seed=5)
+    by_task = {t: [p["prompt"] for p in prompts if p["tag"] == t] for t in TASKS}
+    assert len(by_task["single_object"]) == 10  # only ten distinct single-object prompts exist
+    assert all(len(v) == 12 for t, v in by_task.items() if t != "single_object")
+    assert all(len(set(v)) == len(v) for v in by_task.values())
+    assert prompt_set(12, seed=5) == prompts
+
+
+# --------------------------------------------------------------------------------------------- the kernel
+def test_joint_kernel_factorises_into_image_and_text_kernels():
+    """k([phi | beta tau], [phi' | beta tau'] ; sigma) = k_img(phi, phi'; sigma) * k_txt(tau, tau'; sigma / beta),
+    against a float64 loop."""
+    gen = torch.Generator().manual_seed(0)
+    phi, tau = torch.randn(7, 5, generator=gen, dtype=torch.float64), torch.randn(7, 4, generator=gen, dtype=torch.float64)
+    tau = torch.nn.functional.normalize(tau, dim=1)
+    sigma, s_txt = 1.3, 0.6
+    beta = sigma / s_txt
+    joint = rbf(joint_features(phi, tau, beta), joint_features(phi, tau, beta), sigma)
+    for i in range(7):
+        for j in range(7):
+            k_img = math.exp(-float(((phi[i] - phi[j]) ** 2).sum()) / (2 * sigma ** 2))
+            k_txt = math.exp(-float(((tau[i] - tau[j]) ** 2).sum()) / (2 * s_txt ** 2))
+            assert joint[i, j].item() == pytest.approx(k_img * k_txt, rel=1e-12, abs=1e-15)
+
+
+def test_text_bundles_joint_and_marginal():
+    gen = torch.Generator().manual_seed(1)
+    feats = {"a": torch.randn(64, 6, generator=gen)}
+    tau = torch.nn.functional.normalize(torch.randn(64, 4, generator=gen), dim=1)
+    ref = {"sigma_n": 64, "landmarks": 8, "kmeans_iters": 3, "fit_n": 64, "k_rr_n": 64, "floor_draws": 1,
+           "floor_n": 8, "sw_n": 8, "rff_features": 8, "rff_n": 8}
+    joint = text_bundles(feats, tau, True, {"sigma_scale": 0.25, "text_scale": 1.0}, ref)
+    marginal = text_bundles(feats, tau, False, {"sigma_scale": 0.25, "text_scale": 1.0}, ref)
+    assert joint["bundles"]["a"].Z.shape == (8, 10) and marginal["bundles"]["a"].Z.shape == (8, 6)
+    assert joint["sigma"]["a"] == marginal["sigma"]["a"] and marginal["beta"]["a"] == 0.0
+    assert joint["beta"]["a"] == pytest.approx(joint["sigma"]["a"] / joint["s_txt"])
+
+
+# ------------------------------------------------------------------------------------------ mini GenEval
+def canvas(objects):
+    """A composition from (cell, digit, colour) with the fake digits."""
+    images, labels = fake_digits(1)
+    return render(objects, [images[d] for _, d, _ in objects])
+
+
+PER_TASK = {  # task -> (metadata, a correct layout, an incorrect one)
+    "single_object": ({"tag": "single_object", "include": [{"class": 3, "count": 1}]},
+                      [(0, 3, None)], [(0, 4, None)]),
+    "two_object": ({"tag": "two_object", "include": [{"class": 3, "count": 1}, {"class": 7, "count": 1}]},
+                   [(0, 3, None), (1, 7, None)], [(0, 3, None), (1, 3, None)]),
+    "counting": ({"tag": "counting", "include": [{"class": 2, "count": 3}], "exclude": [{"class": 2, "count": 4}]},
+                 [(0, 2, None), (1, 2, None), (2, 2, None)], [(c, 2, None) for c in range(4)]),
+    "colors": ({"tag": "colors", "include": [{"class": 5, "count": 1, "color": "green"}]},
+               [(0, 5, "green")], [(0, 5, "red")]),
+    "position": ({"tag": "position", "include": [{"class": 1, "count": 1},
+                                                 {"class": 6, "count": 1, "position": ["above", 0]}]},
+                 [(2, 1, None), (0, 6, None)], [(0, 1, None), (2, 6, None)]),
+    "color_attr": ({"tag": "color_attr", "include": [{"class": 0, "count": 1, "color": "blue"},
+                                                     {"class": 9, "count": 1, "color": "yellow"}]},
+                   [(0, 0, "blue"), (1, 9, "yellow")], [(0, 0, "yellow"), (1, 9, "blue")]),
+}
+
+
+def detections(objects):
+    digits, colours = [EMPTY] * 4, [WHITE] * 4
+    for cell, d, c in objects:
+        digits[cell], colours[cell] = d, COLOUR_NAMES.index(c) if c else WHITE
+    return digits, colours
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_judge_on_hand_made_layouts(task):
+    meta, good, bad = PER_TASK[task]
+    assert judge(meta, *detections(good))
+    assert not judge(meta, *detections(bad))
+
+
+def test_geneval_overall_is_the_unweighted_task_mean():
+    metas = [PER_TASK[t][0] for t in TASKS for _ in range(2)] + [PER_TASK["colors"][0]] * 4
+    correct = [True, False] * 6 + [True] * 4
+    scores = geneval_scores(metas, correct)
+    assert scores["colors"] == pytest.approx(5 / 6) and scores["single_object"] == 0.5
+    assert scores["overall"] == pytest.approx(np.mean([scores[t] for t in TASKS]))
+    with pytest.raises(ValueError, match="position"):
+        geneval_scores([m for m in metas if m["tag"] != "position"], correct[:len(metas) - 2])
+
+
+@pytest.fixture(scope="module")
+def detector():
+    images, labels = fake_digits(6, seed=2)
+    return train_cell_classifier(images, labels, steps=150, batch=128, lr=3e-3, seed=0)
+
+
+def test_mini_geneval_scores_correct_and_incorrect_images(detector):
+    """The trained detector over rendered hand-made layouts: every correct image passes, every incorrect one fails."""
+    metas = [PER_TASK[t][0] for t in TASKS]
+    good = torch.stack([canvas(PER_TASK[t][1]) for t in TASKS])
+    bad = torch.stack([canvas(PER_TASK[t][2]) for t in TASKS])
+    assert mini_geneval(detector, good, metas)["overall"] == 1.0
+    assert mini_geneval(detector, bad, metas)["overall"] == 0.0
+
+
+# ------------------------------------------------------------------------------------------ mini PickScore
+def test_pickscore_prefers_the_matching_caption():
+    images, labels = fake_digits(4, seed=3)
+    comps = make_compositions(images, labels, 20, seed=0)
+    model = train_tiny_clip(comps["images"], comps["captions"], steps=120, batch=64, lr=3e-3, seed=0, dim=16)
+    x = comps["images"][:60].float() / 255
+    right = pickscore(model, x, comps["captions"][:60])
+    wrong = pickscore(model, x, comps["captions"][1:61])
+    assert (right > wrong).float().mean() > 0.8
+    assert tokenize(["a photo of a red three"]).shape == (1, 10)
+    with pytest.raises(ValueError, match="unknown words"):
+        tokenize(["a photo of a dog"])
+
+
+# -------------------------------------------------------------------------------------------- text tower
+def test_text_tower_loads_offline_and_pools_over_the_mask(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    from rdm_core.representation.text import TextTower, build_text_table
+
+    tower = TextTower()
+    captions = ["a photo of a red three", "a photo of three sevens and more words to pad the batch"]
+    tau = tower(captions)
+    assert tau.shape == (2, 384) and torch.allclose(tau.norm(dim=1), torch.ones(2), atol=1e-5)
+    alone = tower(captions[:1])  # no padding: pooling must ignore the pad tokens of the batch above
+    assert torch.allclose(alone[0], tau[0], atol=1e-5)
+    related = tower(["a photo of a red three", "a photo of a red eight", "a photo of four nines"])
+    assert related[0] @ related[1] > related[0] @ related[2]
+    distinct, table = build_text_table(captions + captions[:1], tower)
+    assert distinct == sorted(set(captions)) and table.shape == (2, 384)
+
+
+# ----------------------------------------------------------------------------------- encoders, generators
+def test_cell_encoder_and_random_conv_see_the_layout():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 3))
+    enc = CellEncoder(net)
+    x = torch.zeros(2, 3, 32, 32)
+    x[0, 0, 2:6, 2:6] = 1.0     # a red blob in cell 0
+    x[1, 2, 18:22, 18:22] = 1.0  # a blue blob in cell 3
+    f = enc(x)
+    assert f.shape == (2, 12)
+    empty = net(torch.zeros(1, 1, 16, 16))
+    assert torch.allclose(f[0, 3:], empty.repeat(1, 3).flatten()) and not torch.allclose(f[0, :3], empty[0])
+    rc = RGBRandomConv()
+    assert rc(x).shape == (2, 128)
+
+
+def test_seeds_and_rendering_are_per_sample():
+    assert sample_seeds(2, 3, 46_000_000) == [[46_000_000, 46_000_001, 46_000_002], [46_000_100, 46_000_101, 46_000_102]]
+    a, b = seeded_noise([5, 6]), seeded_noise([6])
+    assert torch.equal(a[1], b[0])
+    torch.manual_seed(0)
+    net = caption_net(4, width=8)
+    tau = torch.randn(3, 4)
+    out = render_t2i(net, tau, [1, 2, 3], nfe=2)
+    assert out.shape == (3, 3, 32, 32) and out.min() >= 0 and out.max() <= 1
+    assert torch.equal(render_t2i(net, tau[1:2], [2], nfe=2)[0], out[1])
+
+
+# ------------------------------------------------------------------------------------------ student step
+class Crash(Exception):
+    pass
+
+
+def student_setup(tmp_path):
+    torch.manual_seed(0)
+    teacher = caption_net(4, width=8)
+    encoders = {"cells": CellEncoder(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())),
+                "rgb": RGBRandomConv(width=4, out=4)}
+    for e in encoders.values():
+        e.requires_grad_(False)
+    gen = torch.Generator().manual_seed(1)
+    real = torch.rand(40, 3, 32, 32, generator=gen)
+    pool = torch.nn.functional.normalize(torch.randn(40, 4, generator=gen), dim=1)
+    feats = {n: e(real) for n, e in encoders.items()}
+    ref = {"sigma_n": 40, "landmarks": 8, "kmeans_iters": 3, "fit_n": 40, "k_rr_n": 40, "floor_draws": 1,
+           "floor_n": 8, "sw_n": 8, "rff_features": 8, "rff_n": 8}
+    bundles = text_bundles(feats, pool, True, {"sigma_scale": 1.0, "text_scale": 1.0}, ref)
+    cfg = {"steps": 4, "lr": 1e-3, "grad_clip": 4.0, "checkpoint_every": 1, "seed": 0, "rollout": 16, "chunk": 8,
+           "snapshot_every": 2}
+    return teacher, encoders, bundles, pool, cfg
+
+
+def test_student_trains_snapshots_and_resumes_exactly(tmp_path, monkeypatch):
+    teacher, encoders, b, pool, cfg = student_setup(tmp_path)
+    start = {k: v.clone() for k, v in teacher.state_dict().items()}
+    net, snaps = train_student(teacher, encoders, b["bundles"], b["beta"], pool, cfg, tmp_path / "a", {"run": "a"},
+                               log=lambda m: None)
+    assert sorted(snaps) == snapshot_steps(4, 2) == [0, 2, 4]
+    first, meta = load_t2i(snaps[0])
+    assert all(torch.equal(first.state_dict()[k], v) for k, v in start.items())  # step 0 = the untrained init
+    assert meta["made_by"]["step"] == 0 and meta["made_by"]["compute_seconds"] == 0.0
+    assert any(not torch.equal(net.state_dict()[k], v) for k, v in start.items())
+    seconds = step_seconds(tmp_path / "a")
+    assert load_t2i(snaps[4])[1]["made_by"]["compute_seconds"] == pytest.approx(seconds[4]) and seconds[4] > 0
+    records = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4] and all(math.isfinite(r["loss"]) for r in records)
+
+    # the same run killed at step 3 and restarted gives the same weights
+    teacher2, encoders2, b2, pool2, _ = student_setup(tmp_path)
+    import rdm_core.train.loop as loop
+
+    real_step = loop.gradcache_step
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "gradcache_step", crashing)
+    with pytest.raises(Crash):
+        train_student(teacher2, encoders2, b2["bundles"], b2["beta"], pool2, cfg, tmp_path / "b", {"run": "a"},
+                      log=lambda m: None)
+    monkeypatch.setattr(loop, "gradcache_step", real_step)
+    teacher3, encoders3, b3, pool3, _ = student_setup(tmp_path)
+    resumed, _ = train_student(teacher3, encoders3, b3["bundles"], b3["beta"], pool3, cfg, tmp_path / "b",
+                               {"run": "a"}, log=lambda m: None)
+    assert all(torch.equal(resumed.state_dict()[k], v) for k, v in net.state_dict().items())
