@@ -45,8 +45,9 @@ T2I_MODELS = {m.name: m for m in (
     _hf("siglip2_text", f"timm/{SIGLIP2_TEXT}", ("open_clip_config.json", "open_clip_model.safetensors"),
         ("*.json", "*.safetensors", "*.model")),
     _hf("pickscore", "yuvalkirstain/PickScore_v1", ("config.json",), ("*.json", "*.safetensors", "*.bin")),
-    _hf("pickscore_processor", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
-        ("preprocessor_config.json", "tokenizer_config.json"), ("*.json", "*.txt")),
+    # the image processor's settings are in preprocessor_config.json (or processor_config.json when re-saved)
+    _hf("pickscore_processor", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K", ("tokenizer_config.json",),
+        ("*.json", "*.txt")),
 )}
 
 

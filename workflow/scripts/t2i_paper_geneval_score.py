@@ -8,10 +8,10 @@ from rdm_core.io import atomic_path, write_json
 from rdm_core.runlog import rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
-    images = Path(snakemake.input.images)
+    images = Path(snakemake.input.images).resolve()  # the scorer runs in its clone
     expect = sum(1 for _ in images.glob("*/samples/*.png"))
     with atomic_path(snakemake.output.results) as tmp:
-        argv = scorer_command(snakemake.params.scorer, images, tmp)
+        argv = scorer_command(snakemake.params.scorer, images, tmp.resolve())
         log.info("running %s", " ".join(argv))
         done = subprocess.run(argv, cwd=snakemake.params.scorer["root"], capture_output=True, text=True)
         log.info("scorer output:\n%s\n%s", done.stdout[-20000:], done.stderr[-20000:])
