@@ -105,26 +105,6 @@ def test_paper_t2i_lists_every_job():
     torchrun job each, every evaluated model rendered and scored (GenEval externally, PickScore), the curve's
     checkpoints; nothing of it at mini scale."""
     paper = snakemake(ROOT, "-n", "-p", "--configfile=config/paper.yaml", "t2i_paper").stdout
-    for path in ("results/paper/metrics/t2i/curve.json", "resources/paper/t2i/grids/student_joint.safetensors",
-                 "resources/paper/t2i/grids/teacher_nfe4.safetensors", "results/paper/metrics/t2i/pickscore_winrates.json",
-                 "resources/paper/t2i/reference/marginal.safetensors", "resources/paper/t2i/ctx/pool.npy",
-                 "resources/paper/t2i/students/joint/s0300.safetensors"):
-        assert path in paper, path
-    for model in ("teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal", "student_joint_s20",
-                  "student_joint_s160"):
-        assert f"results/paper/metrics/t2i/{model}.json" in paper, model
-        assert f"resources/paper/t2i/geneval/{model}/results.jsonl" in paper, model
-    assert "student_joint_s180" not in paper and "student_marginal_s" not in paper  # the keeper is student_joint
-    assert paper.count("torchrun --standalone --nproc_per_node=8 workflow/scripts/t2i_paper_train.py") == 2
-    mini = snakemake(ROOT, "-n", "--forceall", "reproduce_all").stdout
-    assert "t2i_paper" not in mini
-
-
-def test_paper_t2i_lists_every_job():
-    """At paper scale the text-to-image contract files come from the FLUX.2 rules: both arms trained in one 8-GPU
-    torchrun job each, every evaluated model rendered and scored (GenEval externally, PickScore), the curve's
-    checkpoints; nothing of it at mini scale."""
-    paper = snakemake(ROOT, "-n", "-p", "--configfile=config/paper.yaml", "t2i_paper").stdout
     for path in ("results/paper/metrics/t2i/curve.json", "results/paper/metrics/t2i/pickscore_winrates.json",
                  "resources/paper/t2i/grids/student_joint.safetensors",
                  "resources/paper/t2i/grids/teacher_nfe4.safetensors",
@@ -137,5 +117,9 @@ def test_paper_t2i_lists_every_job():
         assert f"resources/paper/t2i/geneval/{model}/results.jsonl" in paper, model
     assert "student_joint_s180" not in paper and "student_marginal_s" not in paper  # the keeper is student_joint
     assert paper.count("torchrun --standalone --nproc_per_node=8 workflow/scripts/t2i_paper_train.py") == 2
+    artifacts = snakemake(ROOT, "-n", "--configfile=config/paper.yaml", "table2", "fig1").stdout
+    for rule in ("t2i_paper_train", "t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve",
+                 "t2i_paper_grid"):
+        assert f"rule {rule}:" in artifacts, rule
     mini = snakemake(ROOT, "-n", "--forceall", "reproduce_all").stdout
     assert "t2i_paper" not in mini
