@@ -2,7 +2,8 @@
 external scorer command and the parser of its results.
 
 - Prompts: the 553 rows of the official ``prompts/evaluation_metadata.jsonl`` (one JSON object per line:
-  tag, include/exclude clauses, prompt), read from the configured clone of ``djghosh13/geneval``.
+  tag, include/exclude clauses, prompt), read from the configured clone of ``djghosh13/geneval`` (the
+  scorer needs that clone anyway; the file is not bundled here, since no verified copy was at hand).
 - Seeds: sample j of prompt i is drawn from its own generator seeded 46,000,000 + 100 i + j, 4 per prompt.
 - Layout read by the official ``evaluation/evaluate_images.py``: ``<outdir>/<iiiii>/metadata.jsonl`` (the
   prompt's metadata row, one JSON object) and ``<outdir>/<iiiii>/samples/<jjjj>.png``.
@@ -97,7 +98,7 @@ def scorer_command(scorer: dict, imagedir: str | os.PathLike, outfile: str | os.
     <outfile> --model-path <detector_dir> [--model-config <cfg>] --options model=<detector> ...``."""
     script = Path(scorer["root"]) / "evaluation" / "evaluate_images.py"
     if not script.is_file():
-        raise FileNotFoundError(f"config key 't2i.geneval.root' = {scorer['root']!r}: no {script}; clone "
+        raise FileNotFoundError(f"config key 't2i.paper.geneval.root' = {scorer['root']!r}: no {script}; clone "
                                 "djghosh13/geneval there")
     argv = [scorer["python"], str(script), str(imagedir), "--outfile", str(outfile),
             "--model-path", str(scorer["detector_dir"])]

@@ -56,8 +56,8 @@ def test_render_writes_the_official_layout_and_resumes(tmp_path):
 
 def test_load_prompts_checks_the_official_file(tmp_path):
     path = tmp_path / "prompts" / "evaluation_metadata.jsonl"
-    with pytest.raises(FileNotFoundError, match="t2i.geneval.root"):
-        load_prompts(path, "t2i.geneval.root")
+    with pytest.raises(FileNotFoundError, match="t2i.paper.geneval.root"):
+        load_prompts(path, "t2i.paper.geneval.root")
     path.parent.mkdir()
     path.write_text("".join(json.dumps(r) + "\n" for r in rows(N_PROMPTS)))
     assert len(load_prompts(path, "k")) == N_PROMPTS
@@ -102,5 +102,5 @@ def test_scorer_command(tmp_path):
     assert argv[argv.index("--outfile") + 1] == "/out/results.jsonl"
     assert argv[argv.index("--model-config") + 1] == "/mmdet/cfg.py"
     assert argv[argv.index("--options") + 1:] == ["model=mask2former_swin-s", "threshold=0.3"]
-    with pytest.raises(FileNotFoundError, match="t2i.geneval.root"):
+    with pytest.raises(FileNotFoundError, match="t2i.paper.geneval.root"):
         scorer_command({**scorer, "root": str(tmp_path / "nowhere")}, "a", "b")
