@@ -151,27 +151,20 @@ def classcond_eval(gens):
 
 # The reviewer's path (workflow/rules/report.smk): the compute table's inputs and the MANIFEST's rules.
 def stage_benchmarks(wildcards):
-    """The benchmark file of every benchmarked job that the artifacts of this scale depend on (a test checks
-    this list against the dry-run DAG of the artifacts at every scale: a new benchmarked rule is added here)."""
-    toy = config["toy"]
-    cells = {(d, b) for d in toy["fig3"]["distances"] for b in toy["fig3"]["batch_sizes"]}
-    cells |= {(toy["fig4"]["distance"], b) for b in toy["fig4"]["batch_sizes"]}
-    cells |= {(d, toy["table4"]["batch_size"]) for d in toy["fig3"]["distances"]}
-    names = config["battery"]["names"]
-    mini_cc = CLASSCOND and not CC_PAPER
-    encoders = [*names, *((*CC_CLASSIFIER, *CC["warmstart"]["encoders"]) if mini_cc else ())]
-    files = [
-        *expand(rules.toy_cell.benchmark, zip, distance=[d for d, _ in sorted(cells)], batch=[b for _, b in sorted(cells)]),
-        *expand(rules.train_encoder.benchmark, encoder=dict.fromkeys(e for e in encoders if e in PIPELINE_TRAINED_ENCODERS)),
-        *expand(rules.features.benchmark, encoder=names),
-        *expand(rules.reference.benchmark, encoder=names),
-        rules.probes.benchmark,
-    ]
-    if mini_cc:
-        gens = dict.fromkeys([*CC_TABLE1, "irdm", "uniform", "gaming", *CC_BATCH, *FLOW_GENS])
-        files += [rules.warmstart.benchmark, rules.flow.benchmark, rules.joint_reference.benchmark,
-                  *expand(rules.irdm_arm.benchmark, arm=IRDM_ARMS), *expand(rules.evaluate_generator.benchmark, gen=gens)]
-    return files
+    """The benchmark file of every benchmarked job upstream of the artifacts and VERIFY, found by walking back
+    from those files through the producing rules' own input patterns (the jobs of the DAG, no others)."""
+    seen, files, stack = set(), set(), [*ALL_ARTIFACT_FILES, f"{RES}/VERIFY.md"]
+    while stack:
+        path = str(stack.pop())
+        if path in seen:
+            continue
+        seen.add(path)
+        for producer in (r for r in workflow.rules if r.is_producer(path)):
+            found = producer.get_wildcards(path)
+            stack.extend(producer.expand_input(found)[0])
+            if producer.benchmark:
+                files.add(str(producer.expand_benchmark(found)))
+    return sorted(files)
 
 
 def producing_rule(path):
