@@ -111,7 +111,7 @@ def test_manifest_and_compute_table(smoke_run):
         assert row["rule"] == name and row["config_hash"] == config_hash(config_values(config, ARTIFACTS[name]["config"]))
     assert (manifest["commit"] == "unknown").all()  # the scratch copy is no git clone
     compute = pd.read_csv(res / "tables" / "compute.csv").set_index("stage")
-    assert {"toy", "encoders", "features", "reference", "eval", "classcond", "total"} == set(compute.index)
+    assert {"toy", "encoders", "features", "reference", "eval", "classcond", "total"} <= set(compute.index)
     assert compute.loc["total", "jobs"] == compute.drop("total")["jobs"].sum() > 0
     assert (compute["wall time (s)"] > 0).all()
     assert (smoke_run / "results" / "README.md").read_text() == results_readme(ARTIFACTS)

@@ -266,7 +266,7 @@ rule table2:
     input:
         metrics=expand(f"{RES}/metrics/t2i/{{model}}.json", model=T2I_MODELS),
     output:
-        artifact_outputs("table2"),
+        artifact_report_outputs("table2"),
     log:
         f"{WORK}/logs/table2.log",
     conda:
@@ -281,7 +281,7 @@ rule fig1:
         curve=f"{RES}/metrics/t2i/curve.json",
         grids=expand(f"{WORK}/t2i/grids/{{model}}.safetensors", model=["teacher_nfe4", "student_joint"]),
     output:
-        artifact_outputs("fig1"),
+        artifact_report_outputs("fig1"),
     log:
         f"{WORK}/logs/fig1.log",
     conda:
