@@ -5,7 +5,7 @@ import shutil
 
 from rdm_core.data.compose import load_compositions
 from rdm_core.generators.t2i import load_t2i, save_t2i
-from rdm_core.io import write_json
+from rdm_core.io import atomic_path, write_json
 from rdm_core.reference.cache import load_battery_encoder
 from rdm_core.reference.joint_io import load_joint_reference
 from rdm_core.representation.t2i import load_t2i_encoders
@@ -25,6 +25,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     net, snapshots = train_student(teacher, encoders, ref["bundles"], ref["beta"], pool, p.cfg,
                                    keyed_workdir(p.workdir, {**p.cfg, "law": law}), made_by, log=log.info)
     for out, (step, path) in zip(snakemake.output.snapshots, sorted(snapshots.items())):
-        shutil.copyfile(path, out)
+        with atomic_path(out) as tmp:  # a kill mid-copy leaves no half-written snapshot
+            shutil.copyfile(path, tmp)
     save_t2i(snakemake.output.weights, net, made_by)
     write_json(snakemake.output.done, {**made_by, "steps": p.cfg["steps"], "snapshots": sorted(snapshots)})
