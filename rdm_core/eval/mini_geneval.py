@@ -43,7 +43,8 @@ class CellClassifier(nn.Module):
 def training_cells(small: Tensor, labels: Tensor, n: int, gen: torch.Generator, empty: float = 0.15
                    ) -> tuple[Tensor, Tensor, Tensor]:
     """``n`` labelled cells rendered like the compositions from ``small`` [N, 1, 14, 14] (downscaled val digits)
-    with a random tint (a named colour or white; colour label len(COLOURS) = white), a +-1 px shift, an intensity in [0.6, 1] and pixel noise; a share ``empty`` is blank."""
+    with a random tint (a named colour or white, colour label len(COLOURS)), a +-1 px shift, an intensity in
+    [0.6, 1] and pixel noise; a share ``empty`` is blank."""
     rows = torch.randint(0, len(small), (n,), generator=gen)
     colour = torch.randint(0, len(COLOURS) + 1, (n,), generator=gen)  # the last one: white (no colour named)
     blank = torch.rand(n, generator=gen) < empty

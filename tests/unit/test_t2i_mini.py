@@ -92,8 +92,8 @@ def test_joint_kernel_factorises_into_image_and_text_kernels():
     """k([phi | beta tau], [phi' | beta tau'] ; sigma) = k_img(phi, phi'; sigma) * k_txt(tau, tau'; sigma / beta),
     against a float64 loop."""
     gen = torch.Generator().manual_seed(0)
-    phi, tau = torch.randn(7, 5, generator=gen, dtype=torch.float64), torch.randn(7, 4, generator=gen, dtype=torch.float64)
-    tau = torch.nn.functional.normalize(tau, dim=1)
+    phi = torch.randn(7, 5, generator=gen, dtype=torch.float64)
+    tau = torch.nn.functional.normalize(torch.randn(7, 4, generator=gen, dtype=torch.float64), dim=1)
     sigma, s_txt = 1.3, 0.6
     beta = sigma / s_txt
     joint = rbf(joint_features(phi, tau, beta), joint_features(phi, tau, beta), sigma)
@@ -229,7 +229,8 @@ def test_cell_encoder_and_random_conv_see_the_layout():
 
 
 def test_seeds_and_rendering_are_per_sample():
-    assert sample_seeds(2, 3, 46_000_000) == [[46_000_000, 46_000_001, 46_000_002], [46_000_100, 46_000_101, 46_000_102]]
+    assert sample_seeds(2, 3, 46_000_000) == [[46_000_000, 46_000_001, 46_000_002],
+                                              [46_000_100, 46_000_101, 46_000_102]]
     a, b = seeded_noise([5, 6]), seeded_noise([6])
     assert torch.equal(a[1], b[0])
     torch.manual_seed(0)
@@ -301,3 +302,26 @@ def test_student_trains_snapshots_and_resumes_exactly(tmp_path, monkeypatch):
     resumed, _ = train_student(teacher3, encoders3, b3["bundles"], b3["beta"], pool3, cfg, tmp_path / "b",
                                {"run": "a"}, log=lambda m: None)
     assert all(torch.equal(resumed.state_dict()[k], v) for k, v in net.state_dict().items())
+
+
+# ------------------------------------------------------------------------------------------------ VERIFY
+def test_verify_t2i_claims_read_table2(tmp_path):
+    import pandas as pd
+
+    from rdm_core.report.verify import claim_rows
+
+    numbers = {"table2": {"source": "s", "geneval": {"teacher_nfe4": 0.794, "student_joint": 0.826,
+                                                     "student_marginal": 0.801},
+                          "pickscore": {"teacher_nfe4": 22.58, "student_joint": 22.76, "student_marginal": None},
+                          "claims": {"t2i_student_passes_teacher": "a", "t2i_joint_beats_marginal": "b"}}}
+    (tmp_path / "tables").mkdir()
+
+    def verdicts(geneval, pick):
+        ids = ["teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal"]
+        pd.DataFrame({"id": ids, "GenEval": geneval, "PickScore": pick}).to_csv(tmp_path / "tables" / "table2_t2i.csv")
+        rows = claim_rows(tmp_path, numbers, {"table2": {}})
+        assert all(r["in paper's numbers"] == "holds" for r in rows)
+        return [r["ours"] for r in rows]
+
+    assert verdicts([0.5, 0.4, 0.6, 0.55], [20.0, 19.0, 21.0, 20.5]) == ["holds", "holds"]
+    assert verdicts([0.5, 0.4, 0.6, 0.65], [20.0, 19.0, 19.5, 20.5]) == ["fails", "fails"]
