@@ -22,6 +22,9 @@ CASES = {
     "irdm_arm": (f"{W}/irdm.safetensors", "resources/smoke/work/irdm_arm/irdm",
                  "resources/smoke/logs/classcond/irdm_arm_irdm.log",
                  {"classcond": {"arms": {"irdm": {"steps": 400}}, "checkpoint_every": 40}}, 400),
+    "t2i_student": ("resources/smoke/t2i/weights/student_joint.safetensors", "resources/smoke/work/t2i_student/joint",
+                    "resources/smoke/logs/t2i/student_joint.log",
+                    {"t2i": {"student": {"steps": 200, "checkpoint_every": 20, "snapshot_every": 100}}}, 200),
 }
 
 
