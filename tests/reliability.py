@@ -53,7 +53,10 @@ def wait_for_checkpoint(proc: subprocess.Popen, workdir: Path, step: int, timeou
 
 def kill_tree(proc: subprocess.Popen) -> str:
     """SIGKILL Snakemake and every job process of its group; its output so far."""
-    os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had just ended by itself
+        pass
     out = proc.communicate(timeout=60)[0]
     for _ in range(100):  # the job children are gone too (zombies aside)
         if not _live_group_members(proc.pid):
