@@ -31,7 +31,8 @@ FLOW_DONE = "resources/smoke/classcond/weights/flow.done.json"
 FLOW_WORK = "resources/smoke/work/flow"
 FLOW_LOG = "resources/smoke/logs/classcond/flow.log"
 SLURM_ARGS = ("--profile", "workflow/profiles/slurm", "--executor", "slurm", "--jobs", "2", "--retries", "0",
-              # no slurmdbd on this test cluster, so status comes from squeue (see the profile's comment)
+              # no slurmdbd on this test cluster, so status comes from squeue (see the profile's comment);
+              # no retries: the cancelled job fails the run, and the rerun below is what resumes it
               "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
               "--latency-wait", "5")
 
