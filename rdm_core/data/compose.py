@@ -3,9 +3,10 @@
 A composition is a 32 px RGB canvas split into a 2 x 2 grid of 16 px cells; each object is one digit,
 downscaled to 14 px (2 x 2 average), tinted by a colour and placed in a cell, in a canonical layout that
 the caption fixes (objects fill the cells in caption order; a relation has fixed cells), so the caption
-leaves only the digits' handwriting to chance (a digit whose colour it does not name is white). Captions follow the six
-GenEval task types, and every caption carries GenEval-style metadata (``tag``, ``include`` items with
-class, count and optional colour and position, ``exclude`` items) that the mini GenEval scores against.
+leaves only the digits' handwriting to chance (a digit whose colour it does not name is white). This keeps
+the layout learnable by a small teacher in a CPU budget. Captions follow the six GenEval task types, and
+every caption carries GenEval-style metadata (``tag``, ``include`` items with class, count and optional
+colour and position, ``exclude`` items) that the mini GenEval scores against.
 Everything is drawn from a seed: the same seed and digits give the same captions, layouts and pixels.
 """
 

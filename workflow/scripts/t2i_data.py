@@ -8,11 +8,13 @@ from rdm_core.runlog import rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
-    for split, per_task, seed in (("train", p.data["train_per_task"], p.seed), ("val", p.data["val_per_task"], p.seed + 1)):
+    splits = (("train", p.data["train_per_task"], p.seed), ("val", p.data["val_per_task"], p.seed + 1))
+    for split, per_task, seed in splits:
         images, labels = load_split(snakemake.input.data, split)
         comps = make_compositions(images, labels, per_task, seed)
         save_compositions(snakemake.output[split], comps, {"digits": split, "per_task": per_task, "seed": seed})
-        log.info("%s: %d compositions, %d distinct captions", split, len(comps["captions"]), len(set(comps["captions"])))
+        log.info("%s: %d compositions, %d distinct captions", split, len(comps["captions"]),
+                 len(set(comps["captions"])))
     prompts = prompt_set(p.geneval["prompts_per_task"], p.geneval["prompt_seed"])
     by_task = {t: [i for i, m in enumerate(prompts) if m["tag"] == t] for t in TASKS}
     grid = [by_task[TASKS[i % len(TASKS)]][i // len(TASKS)] for i in range(p.grid["prompts"])]
