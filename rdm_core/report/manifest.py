@@ -96,6 +96,10 @@ OTHER_FILES = [
     ("metrics/eval/preference.json", "Matched-pair preference records of iRDM against each opponent (Figure 6)."),
     ("metrics/eval/*.json", "The evaluation of one generator's fixed-seed samples (`<generator>.json`): "
                             "per-encoder SW and MMD ratios, SW_rK, MMDrK and class agreement."),
+    ("metrics/t2i/curve.json", "The text-to-image student's GenEval and PickScore over post-training steps against "
+                               "compute (Figure 1's curve)."),
+    ("metrics/t2i/*.json", "The text-to-image evaluation of one model (`<model>.json`: the teacher at each NFE, the "
+                           "joint and marginal students): GenEval overall and per task, and PickScore (Table 2)."),
 ]
 
 
