@@ -77,7 +77,7 @@ def table3(evals: Mapping[str, Mapping], arms: Mapping[str, str], order: Sequenc
     encoders, and the class agreement; ``arms`` maps a row label to a generator id."""
     df = ratio_table(evals, list(arms.values()), order, heldout, "sw", sort=False)
     df.insert(0, "weighting", list(arms))
-    df["SW_r trained"] = [sw_rK(evals[g]["sw_ratios"], trained) for g in arms.values()]
+    df["SW_r trained"] = [sw_rK(evals[g]["sw_ratios"], trained) if trained else math.nan for g in arms.values()]
     return df.drop(columns=["model", "NFE"])
 
 
@@ -107,7 +107,7 @@ def gaming_table(evals: Mapping[str, Mapping], gens: Sequence[str], trained: Seq
     df = ratio_table(evals, gens, order, heldout, "sw", encoders, sort=False)
     df["gamed"] = ",".join(trained)
     df["SW_r gamed encoder"] = [sw_rK(evals[g]["sw_ratios"], trained) for g in gens]
-    df["SW_r other train encoders"] = [sw_rK(evals[g]["sw_ratios"], others) for g in gens]
+    df["SW_r other train encoders"] = [sw_rK(evals[g]["sw_ratios"], others) if others else math.nan for g in gens]
     return df
 
 

@@ -72,7 +72,7 @@ if CC_PAPER:
             seed=PREF["seed"],
             batch=PREF["batch"],
             n_classes=CC["n_classes"],
-            generator={"mit": CC["generator"]["mit"], "guidance": CC["generator"]["guidance"]},
+            generator=PMF_ARCH,
             weights_dir=config["t2i"]["paper"]["weights_dir"] or f"{WORK}/weights",
             device=PREF_JOB["device"],
         threads: PREF_JOB["cpus_per_gpu"]

@@ -27,7 +27,7 @@ rule fig4:
     output:
         artifact_report_outputs("fig4"),
     params:
-        encoder=config["classcond"]["batch_sweep"]["encoder"],
+        encoder=CC["batch_sweep"]["encoder"],
     log:
         f"{WORK}/logs/fig4.log",
     conda:

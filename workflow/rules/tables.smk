@@ -93,7 +93,7 @@ rule table6:
         gens=CC_BATCH,
         sweep=[{"arm": arm, "N": IRDM_ARMS[arm]["rollout"], "steps": IRDM_ARMS[arm]["steps"],
                 "lr": IRDM_ARMS[arm]["lr"]} for arm in CC_BATCH],
-        encoder=config["classcond"]["batch_sweep"]["encoder"],
+        encoder=CC["batch_sweep"]["encoder"],
     log:
         f"{WORK}/logs/table6.log",
     conda:

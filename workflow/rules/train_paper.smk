@@ -9,6 +9,7 @@ wildcard_constraints:
     which="base|released",
 
 PMF = CC["generator"]
+PMF_ARCH = {"mit": {**PMF["mit"], "num_classes": CC["n_classes"]}, "guidance": PMF["guidance"]}
 TRAIN_JOB, SAMPLE_JOB = CC["compute"]["train"], CC["compute"]["sample"]
 
 
@@ -47,7 +48,7 @@ rule irdm_arm:
         done=f"{CC_DIR}/weights/{{arm}}.done.json",
     params:
         cfg=lambda wildcards: arm_settings(wildcards.arm),
-        generator={"mit": PMF["mit"], "guidance": PMF["guidance"]},
+        generator=PMF_ARCH,
         workdir=lambda wildcards: f"{WORK}/work/irdm_arm/{wildcards.arm}",
         scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.references[0]))),
         weights_dir=config["battery"]["weights_dir"],
@@ -79,7 +80,7 @@ rule samples:
         seed=CC["eval"]["seed"],
         batch=CC["eval"]["batch"],
         n_classes=CC["n_classes"],
-        generator={"mit": PMF["mit"], "guidance": PMF["guidance"]},
+        generator=PMF_ARCH,
         data=config["data"],
         device=SAMPLE_JOB["device"],
     threads: SAMPLE_JOB["cpus_per_gpu"]
