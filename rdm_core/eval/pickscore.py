@@ -16,6 +16,8 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from ..data.npz import to_pixels
+
 
 def _embedding(out) -> Tensor:
     """transformers returns a tensor (<= 4.x) or a model output whose pooled projection is the embedding."""
@@ -52,7 +54,7 @@ class PickScore(nn.Module):
 
 def to_uint8(images: Tensor) -> np.ndarray:
     """Images in [0, 1] [n, 3, H, W] -> uint8 [n, H, W, 3] (rounded, as a PNG would store them)."""
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return to_pixels(images).numpy()
 
 
 def load_pickscore(model_dir: str | os.PathLike, processor_dir: str | os.PathLike,

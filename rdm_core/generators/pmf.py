@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.npz import to_pixels
+
 
 @dataclasses.dataclass(frozen=True)
 class MiTConfig:
@@ -282,8 +284,6 @@ def render(generator: OneStepPMF, labels: Tensor, seed: int, batch: int = 64,
            device: str | torch.device = "cpu") -> Tensor:
     """One-step renders of ``labels`` as uint8 pixels [n, H, W, 3]; the noise of sample i is drawn in order from
     one generator seeded by ``seed``, so two generators given the same labels and seed see matched noise."""
-    from ..data.npz import to_pixels
-
     gen = torch.Generator().manual_seed(seed)
     s, c = generator.net.cfg.input_size, generator.net.cfg.in_channels
     out = [to_pixels(generator(generator.noise(len(y), gen).to(device), y.to(device)))

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data.compose import CANVAS, CELL, GRID
+from ..data.npz import to_pixels
 from ..io import load_tensors, save_tensors
 from .flow import VelocityNet, sample
 
@@ -109,4 +110,4 @@ def render_prompts(net: VelocityNet, prompts: Sequence[Mapping], text: Callable[
 
 def to_uint8_hwc(images: Tensor) -> Tensor:
     """[n, 3, H, W] in [0, 1] -> uint8 [n, H, W, 3]."""
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return to_pixels(images).contiguous()

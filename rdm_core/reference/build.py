@@ -16,6 +16,7 @@ from torch import Tensor
 from ..compare.kernels import median_sigma
 from ..compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
 from ..io import save_tensors, write_json
+from ..representation.joint import joint_features
 from .banks import FILES, FLOORS_JSON, build_eval_bank, load_eval_bank, load_file, save_eval_bank
 
 CONFIG_KEYS = ("sigma_n", "landmarks", "kmeans_iters", "fit_n", "k_rr_n", "floor_draws", "floor_n",
@@ -71,6 +72,29 @@ def build_reference(train_feats: Tensor, val_feats: Tensor, cfg: Mapping, seed: 
             "nystrom_floor": nystrom_floor(val_feats, bundle, cfg["floor_n"], cfg["floor_draws"], seed),
             "bank": build_eval_bank(train_feats, val_feats, sigma, cfg["sw_n"], cfg["rff_features"],
                                     cfg["rff_n"], seed)}
+
+
+def text_pair_bundles(image_feats: Mapping[str, Tensor], text_feats: Tensor, joint: bool, sigma_scale: float,
+                      s_txt: float, landmarks: int, cfg: Mapping, seed: int = 0) -> dict:
+    """Nystrom bundles of real image-caption pairs per encoder: over [phi | beta * tau] (``joint``) or phi alone.
+
+    sigma = ``sigma_scale`` x the median heuristic of the image features and beta = sigma / ``s_txt``, so the
+    joint kernel factorises into k_img(sigma) * k_txt(s_txt); the marginal law uses the same sigma (beta 0).
+    ``cfg`` is the reference section (k-means, fit and k_rr sizes). Returns {"bundles", "sigma", "beta"}.
+    """
+    cfg = reference_config(cfg)
+    out: dict = {"bundles": {}, "sigma": {}, "beta": {}}
+    for name, feats in image_feats.items():
+        feats = feats.detach().float()
+        if feats.shape[0] != text_feats.shape[0]:
+            raise ValueError(f"encoder '{name}': {feats.shape[0]} image features, {text_feats.shape[0]} captions")
+        sigma = sigma_scale * median_sigma(feats, n_sub=cfg["sigma_n"], seed=seed)
+        beta = sigma / s_txt if joint else 0.0
+        rows = joint_features(feats, text_feats, beta) if joint else feats
+        out["bundles"][name] = build_nystrom_bundle(rows, sigma, landmarks, seed=seed, iters=cfg["kmeans_iters"],
+                                                    fit_n=cfg["fit_n"], k_rr_n=cfg["k_rr_n"])
+        out["sigma"][name], out["beta"][name] = sigma, beta
+    return out
 
 
 def floors(ref: Mapping) -> dict[str, float]:

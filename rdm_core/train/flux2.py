@@ -22,10 +22,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from ..compare.kernels import median_sigma
-from ..compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
+from ..compare.mmd import NystromBundle, irdm_loss
 from ..generators.flux2 import Flux2Generator, sample_noise
-from ..reference.build import reference_config
+from ..reference.build import text_pair_bundles
 from ..representation.joint import joint_features
 from .balance import UniformWeights
 from .distributed import average_grads, gather_rows, initialised, rank_block
@@ -46,20 +45,9 @@ def text_joint_bundles(image_feats: Mapping[str, Tensor], text_feats: Tensor, jo
     "beta", "floors" (empty: uniform weights need none), "cross_class_factor" (None)}.
     """
     cfg = config_section(cfg, REFERENCE_KEYS, "text-to-image reference")
-    ref = reference_config(reference_cfg)
-    out: dict = {"bundles": {}, "sigma": {}, "beta": {}, "floors": {}, "cross_class_factor": None}
-    for name, feats in image_feats.items():
-        feats = feats.detach().float()
-        if feats.shape[0] != text_feats.shape[0]:
-            raise ValueError(f"encoder '{name}': {feats.shape[0]} image features, {text_feats.shape[0]} captions")
-        sigma = cfg["sigma_scale"] * median_sigma(feats, n_sub=ref["sigma_n"], seed=seed)
-        beta = sigma / cfg["s_txt"] if joint else 0.0
-        rows = joint_features(feats, text_feats, beta) if joint else feats
-        out["bundles"][name] = build_nystrom_bundle(rows, sigma, cfg["landmarks"], seed=seed,
-                                                    iters=ref["kmeans_iters"], fit_n=ref["fit_n"],
-                                                    k_rr_n=ref["k_rr_n"])
-        out["sigma"][name], out["beta"][name] = sigma, beta
-    return out
+    out = text_pair_bundles(image_feats, text_feats, joint, cfg["sigma_scale"], cfg["s_txt"], cfg["landmarks"],
+                            reference_cfg, seed)
+    return {**out, "floors": {}, "cross_class_factor": None}
 
 
 class PromptRollout:

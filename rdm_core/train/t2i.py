@@ -18,10 +18,10 @@ import torch
 from torch import Tensor
 
 from ..compare.kernels import median_sigma
-from ..compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
+from ..compare.mmd import NystromBundle, irdm_loss
 from ..generators.flow import VelocityNet, train_flow
 from ..generators.t2i import SHAPE, OneStepStudent, caption_net, load_t2i, save_t2i
-from ..reference.build import reference_config
+from ..reference.build import reference_config, text_pair_bundles
 from ..representation.joint import joint_features
 from .balance import UniformWeights
 from .experiment import LOOP_KEYS, config_section, run_loop, seeded
@@ -43,17 +43,8 @@ def text_bundles(train_feats: Mapping[str, Tensor], tau: Tensor, joint: bool, jo
     joint_cfg = config_section(joint_cfg, JOINT_KEYS, "t2i joint reference")
     ref = reference_config(reference_cfg)
     s_txt = joint_cfg["text_scale"] * median_sigma(tau, n_sub=ref["sigma_n"], seed=seed)
-    out: dict = {"bundles": {}, "sigma": {}, "beta": {}, "s_txt": s_txt}
-    for name, feats in train_feats.items():
-        feats = feats.detach().float()
-        sigma = joint_cfg["sigma_scale"] * median_sigma(feats, n_sub=ref["sigma_n"], seed=seed)
-        beta = sigma / s_txt if joint else 0.0
-        rows = joint_features(feats, tau, beta) if joint else feats
-        out["bundles"][name] = build_nystrom_bundle(rows, sigma, ref["landmarks"], seed=seed,
-                                                    iters=ref["kmeans_iters"], fit_n=ref["fit_n"],
-                                                    k_rr_n=ref["k_rr_n"])
-        out["sigma"][name], out["beta"][name] = sigma, beta
-    return out
+    out = text_pair_bundles(train_feats, tau, joint, joint_cfg["sigma_scale"], s_txt, ref["landmarks"], ref, seed)
+    return {**out, "s_txt": s_txt}
 
 
 def train_teacher(images: Tensor, tau: Tensor, cfg: Mapping, workdir: str | os.PathLike,
