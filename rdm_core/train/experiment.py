@@ -15,7 +15,6 @@ import torch
 from torch import Tensor, nn
 
 from ..compare.frechet import frechet_distance, moments, sqrtm_psd
-from ..compare.kernels import median_sigma
 from ..compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
 from ..generators.mini import OneStepGenerator
 from ..reference.build import nystrom_floor, reference_config
@@ -132,12 +131,12 @@ def train_warmstart(images: Tensor, labels: Tensor, encoders: Mapping[str, Calla
 # iRDM: the Nystrom loss per encoder on joint features, balanced (PID or uniform), GradCache.
 
 def joint_bundles(train_feats: Mapping[str, Tensor], train_labels: Tensor, val_feats: Mapping[str, Tensor],
-                  val_labels: Tensor, joint_cfg: Mapping, reference_cfg: Mapping, n_classes: int = 10,
-                  seed: int = 0) -> dict[str, dict]:
+                  val_labels: Tensor, sigmas: Mapping[str, float], joint_cfg: Mapping, reference_cfg: Mapping,
+                  n_classes: int = 10, seed: int = 0) -> dict[str, dict]:
     """Joint Nystrom bundles and PID floors over [phi(x) | beta * onehot(y)] of the real pairs.
 
-    Per encoder: sigma = ``sigma_scale`` x the median heuristic of the train image features (as in the
-    encoder's own reference), beta = ``joint_cfg.beta`` x sigma, so two different classes meet with the
+    Per encoder: sigma = ``sigma_scale`` x ``sigmas[name]``, the median-heuristic bandwidth of the encoder's
+    own reference (computed once there), beta = ``joint_cfg.beta`` x sigma, so two different classes meet with the
     kernel factor exp(-beta_rel^2) whatever the encoder's scale; the bundle is built over the train joint
     features (landmarks, k-means, k_rr as in ``reference_cfg``); the floor is the mean over
     ``floor_draws`` draws of ``floor_n`` val joint features of the same loss, so floor and live score share
@@ -157,7 +156,7 @@ def joint_bundles(train_feats: Mapping[str, Tensor], train_labels: Tensor, val_f
     train_code, val_code = class_code(train_labels, n_classes), class_code(val_labels, n_classes)
     for name, feats in train_feats.items():
         feats = feats.detach().float()
-        sigma = joint_cfg["sigma_scale"] * median_sigma(feats, n_sub=ref_cfg["sigma_n"], seed=seed)
+        sigma = joint_cfg["sigma_scale"] * float(sigmas[name])
         beta = joint_cfg["beta"] * sigma
         bundle = build_nystrom_bundle(joint_features(feats, train_code, beta), sigma, ref_cfg["landmarks"],
                                       seed=seed, iters=ref_cfg["kmeans_iters"], fit_n=ref_cfg["fit_n"],

@@ -59,7 +59,8 @@ def setup():
     encs = tiny_encoders()
     train_f = {n: extract_features(e, x) for n, e in encs.items()}
     val_f = {n: extract_features(e, xv) for n, e in encs.items()}
-    joint = joint_bundles(train_f, y, val_f, yv, {"beta": 1.5, "sigma_scale": 1.0, "floor_n": 16}, REF_CFG,
+    sigmas = {n: median_sigma(f, n_sub=REF_CFG["sigma_n"]) for n, f in train_f.items()}
+    joint = joint_bundles(train_f, y, val_f, yv, sigmas, {"beta": 1.5, "sigma_scale": 1.0, "floor_n": 16}, REF_CFG,
                           n_classes=N_CLASSES)
     return {"x": x, "y": y, "encs": encs, "train_f": train_f, "val_f": val_f, "joint": joint}
 
