@@ -1,8 +1,10 @@
-"""The compute table: wall time, CPU time and peak memory per stage, from the rules' benchmark files.
+"""The compute table: wall time and peak memory per stage, from the rules' benchmark files.
 
-A benchmark file is the TSV Snakemake writes for one job (columns ``s`` = wall seconds, ``cpu_time`` = CPU
-seconds, ``max_rss`` = peak resident memory in MB, one row per repeat). Its stage is the first folder under the
-benchmarks root (``benchmarks/toy/sw_B8.tsv`` is stage ``toy``).
+A benchmark file is the TSV Snakemake writes for one job (columns ``s`` = wall seconds, ``max_rss`` = peak
+resident memory in MB, one row per repeat). Its stage is the first folder under the benchmarks root
+(``benchmarks/toy/sw_B8.tsv`` is stage ``toy``). Its ``cpu_time`` is left out: Snakemake samples it while the job
+runs (every second, then every 30 s), so it misses the job's last stretch; on 2 fully busy cores it summed to
+0.6-0.9 of the wall time while /proc/stat showed no idle CPU.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from typing import Sequence
 
 import pandas as pd
 
-COLUMNS = {"s": "wall time (s)", "cpu_time": "CPU time (s)", "max_rss": "max RSS (MB)"}
+COLUMNS = {"s": "wall time (s)", "max_rss": "max RSS (MB)"}
 
 
 def read_benchmark(path: str | Path) -> pd.Series:
-    """One job's wall time, CPU time and peak memory (the mean over repeats; NA where not measured)."""
+    """One job's wall time and peak memory (the mean over repeats; NA where not measured)."""
     df = pd.read_csv(path, sep="\t", na_values=["NA", "-"])
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing or df.empty:
@@ -32,17 +34,14 @@ def stage_of(path: str | Path, root: str | Path) -> str:
 
 
 def compute_table(paths: Sequence[str | Path], root: str | Path) -> pd.DataFrame:
-    """Per stage: jobs, summed wall and CPU time, the largest peak memory of one job, and the CPU share of wall
-    time (parallelism); a last row sums every stage. Stages in order of first appearance."""
+    """Per stage: jobs, summed wall time and the largest peak memory of one job; a last row sums every stage.
+    Stages in order of first appearance."""
     if not paths:
         raise ValueError("no benchmark files to aggregate")
     jobs = pd.DataFrame([read_benchmark(p) for p in paths])
     jobs.insert(0, "stage", [stage_of(p, root) for p in paths])
-    agg = jobs.groupby("stage", sort=False).agg(jobs=("s", "size"), wall=("s", "sum"), cpu=("cpu_time", "sum"),
-                                                rss=("max_rss", "max"))
-    total = pd.DataFrame({"jobs": [agg["jobs"].sum()], "wall": [agg["wall"].sum()], "cpu": [agg["cpu"].sum()],
-                          "rss": [agg["rss"].max()]}, index=["total"])
-    table = pd.concat([agg, total])
-    table["CPU / wall"] = table["cpu"] / table["wall"]
-    table = table.rename(columns={"wall": COLUMNS["s"], "cpu": COLUMNS["cpu_time"], "rss": COLUMNS["max_rss"]})
+    agg = jobs.groupby("stage", sort=False).agg(jobs=("s", "size"), wall=("s", "sum"), rss=("max_rss", "max"))
+    total = pd.DataFrame({"jobs": [agg["jobs"].sum()], "wall": [agg["wall"].sum()], "rss": [agg["rss"].max()]},
+                         index=["total"])
+    table = pd.concat([agg, total]).rename(columns={"wall": COLUMNS["s"], "rss": COLUMNS["max_rss"]})
     return table.rename_axis("stage").reset_index()

@@ -84,7 +84,7 @@ OTHER_FILES = [
     ("MANIFEST.tsv", "One row per file of this folder that a rule wrote for an artifact: its sha256, the rule, "
                      "the config keys its artifact lists with a hash of their values, and the code commit of the "
                      "run (rule `manifest`). Check a file with `sha256sum`."),
-    ("tables/compute.csv", "Compute per stage from the rules' benchmark files: jobs, wall time, CPU time and the "
+    ("tables/compute.csv", "Compute per stage from the rules' benchmark files: jobs, summed wall time and the "
                            "largest peak memory (max RSS) of one job (rule `compute`)."),
     ("tables/compute.md", "The same compute table as Markdown."),
     ("metrics/toy/*_B*.json", "One spiral cell (`<distance>_B<batch>.json`): recall, medDist, iterations and "

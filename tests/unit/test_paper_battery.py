@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from rdm_core.representation import paper
+from rdm_core.representation import fid_inception, paper
 from rdm_core.representation.encoder import build_encoder, preprocess
 from rdm_core.representation.pooling import attn_pool, avg_pool, cls_pool, patch_mean, summary_pool
 from rdm_core.representation.spec import LOADERS, REGISTRY, EncoderSpec, get_spec
@@ -246,7 +246,7 @@ def test_fid_inception_blocks_pool_like_tensorflow():
     from torchvision.models import inception as tv
 
     torch.manual_seed(0)
-    ours, theirs = paper._FIDInceptionA(4, pool_features=4).eval(), tv.InceptionA(4, pool_features=4).eval()
+    ours, theirs = fid_inception._FIDInceptionA(4, pool_features=4).eval(), tv.InceptionA(4, pool_features=4).eval()
     theirs.load_state_dict(ours.state_dict())
     x = torch.rand(1, 4, 6, 6) + 1
     a, b = ours(x), theirs(x)

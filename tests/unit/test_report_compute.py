@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from rdm_core.report.compute import compute_table, read_benchmark
@@ -26,12 +24,11 @@ def test_compute_table_per_stage(tmp_path):
     df = compute_table(paths, root).set_index("stage")
     assert list(df.index) == ["toy", "eval", "total"]
     assert df.loc["toy", "jobs"] == 2 and df.loc["toy", "wall time (s)"] == 40.0
-    assert df.loc["toy", "CPU time (s)"] == 28.0 and df.loc["toy", "max RSS (MB)"] == 300.0
-    assert df.loc["eval", "wall time (s)"] == 7.0 and df.loc["eval", "CPU time (s)"] == 11.5
+    assert df.loc["toy", "max RSS (MB)"] == 300.0 and df.loc["eval", "wall time (s)"] == 7.0
     assert df.loc["eval", "max RSS (MB)"] == 60.0  # NA ignored
     assert df.loc["total", "jobs"] == 4 and df.loc["total", "wall time (s)"] == 47.0
     assert df.loc["total", "max RSS (MB)"] == 300.0
-    assert math.isclose(df.loc["total", "CPU / wall"], 39.5 / 47.0)
+    assert list(df.columns) == ["jobs", "wall time (s)", "max RSS (MB)"]  # Snakemake's sampled cpu_time is left out
 
 
 def test_compute_table_rejects_bad_input(tmp_path):

@@ -45,7 +45,7 @@ rule results_readme:
 
 
 rule compute:
-    """Wall time, CPU time and peak memory per stage, from the benchmark files of the jobs the artifacts need."""
+    """Wall time and peak memory per stage, from the benchmark files of the jobs the artifacts need."""
     input:
         stage_benchmarks,
     output:

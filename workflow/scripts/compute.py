@@ -1,4 +1,4 @@
-"""The compute table: wall time, CPU time and peak memory per stage, from the rules' benchmark files."""
+"""The compute table: wall time and peak memory per stage, from the rules' benchmark files."""
 
 from rdm_core.report.artifacts import write_outputs
 from rdm_core.report.compute import compute_table
