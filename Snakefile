@@ -5,9 +5,17 @@
     snakemake -n --configfile config/paper.yaml reproduce_all
 """
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# Jobs inherit these (unless already set): glibc keeps freed blocks up to 32 MB on its heap instead of unmapping
+# them, so a training step's activations stop page-faulting in every step (measured on a mini irdm_arm job:
+# system time 1.7-2.5 s -> 0.6 s, wall -13 to -24%). No result depends on them.
+os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(32 * 1024 * 1024))
+os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(256 * 1024 * 1024))
 
 
 configfile: "config/config.yaml"
