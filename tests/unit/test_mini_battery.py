@@ -138,7 +138,7 @@ def test_effnet_loads_the_real_imagenet_weights():
 
     plain = EfficientNet.from_name("efficientnet-lite0", image_size=64)
     plain.load_state_dict(state, strict=True)
-    enc = build_encoder(get_spec("effnet_lite0"))   # BatchNorm folded into the convs, channels-last
+    enc = build_encoder(get_spec("effnet_lite0"))   # BatchNorm folded into the convs
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.modules())
     x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
