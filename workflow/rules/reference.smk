@@ -29,13 +29,16 @@ rule features:
         "../scripts/features.py"
 
 
+REFERENCE_DIR = f"{WORK}/reference/{{encoder}}/"
+REFERENCE_FLOORS = REFERENCE_DIR + "floors.json"  # sigma and the real-data floors, read by later rules
+
+
 rule reference:
     input:
         train=rules.features.output.train,
         val=rules.features.output.val,
     output:
-        multiext(f"{WORK}/reference/{{encoder}}/", "nystrom.safetensors", "sw_bank.safetensors",
-                 "rff_bank.safetensors", "floors.json"),
+        multiext(REFERENCE_DIR, "nystrom.safetensors", "sw_bank.safetensors", "rff_bank.safetensors", "floors.json"),
     params:
         reference=config["reference"],
     threads: config["compute"]["reference"]["cpus"]

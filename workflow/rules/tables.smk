@@ -17,7 +17,7 @@ rule table4:
 rule table5:
     input:
         probes=rules.probes.output[0],
-        floors=expand(f"{WORK}/reference/{{encoder}}/floors.json", encoder=config["battery"]["names"]),
+        floors=expand(REFERENCE_FLOORS, encoder=config["battery"]["names"]),
     output:
         artifact_report_outputs("table5"),
     params:

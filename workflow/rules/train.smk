@@ -63,7 +63,7 @@ rule joint_reference:
         data=rules.mnist.output[0],
         train=expand(rules.features.output.train, encoder=TRAIN_ENCODERS),
         val=expand(rules.features.output.val, encoder=TRAIN_ENCODERS),
-        floors=expand(rules.reference.output[3], encoder=TRAIN_ENCODERS),
+        floors=expand(REFERENCE_FLOORS, encoder=TRAIN_ENCODERS),
     output:
         f"{CC_DIR}/joint_reference.safetensors",
     params:
