@@ -30,7 +30,7 @@ rule features:
 
 
 REFERENCE_DIR = f"{WORK}/reference/{{encoder}}/"
-REFERENCE_FLOORS = REFERENCE_DIR + "floors.json"  # sigma and the real-data floors, read by later rules
+REFERENCE_FLOORS = f"{REFERENCE_DIR}floors.json"  # sigma and the real-data floors, read by later rules
 
 
 rule reference:
