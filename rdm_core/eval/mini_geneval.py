@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..data.compose import CELL, COLOUR_NAMES, COLOURS, DEFAULT_TINT, OFFSET, TASKS, cells, relation_holds, small_digit
 from ..io import load_tensors, save_tensors
+from ..optim import FusedAdamW
 
 EMPTY = 10  # digit class of an empty cell
 
@@ -71,7 +72,7 @@ def train_cell_classifier(images: Tensor, labels: Tensor, steps: int, batch: int
     torch.manual_seed(seed)
     small = torch.stack([small_digit(x) for x in images])
     model = CellClassifier()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    opt = FusedAdamW(model.parameters(), lr=lr, weight_decay=0.0)
     for _ in range(steps):
         x, d, c = training_cells(small, labels, batch, gen)
         digit_logits, colour_logits = model(x)

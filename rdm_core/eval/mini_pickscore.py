@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ..data.compose import WORDS
 from ..io import load_tensors, save_tensors
+from ..optim import FusedAdamW
 
 MAX_WORDS = 10
 VOCAB = {w: i + 1 for i, w in enumerate(WORDS)}  # 0 = padding
@@ -65,7 +66,7 @@ def train_tiny_clip(images: Tensor, captions: Sequence[str], steps: int, batch: 
     model = TinyCLIP(dim)
     tokens = tokenize(captions)
     ids = torch.unique(tokens, dim=0, return_inverse=True)[1]
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    opt = FusedAdamW(model.parameters(), lr=lr, weight_decay=0.0)
     for _ in range(steps):
         rows = torch.randint(0, len(images), (batch,), generator=gen)
         x = images[rows].float() / 255.0 if images.dtype == torch.uint8 else images[rows]

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..io import CacheError, load_tensors, save_tensors
+from ..optim import FusedAdamW
 from .encoder import preprocess
 from .spec import REGISTRY, EncoderSpec, get_spec, register, register_loader
 
@@ -99,7 +100,7 @@ class MiniModel(nn.Module):
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int) -> None:
         """AdamW on ``loss`` over reshuffled epochs of full batches (global RNG, seeded by the caller)."""
-        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=0.0)
+        opt = FusedAdamW(self.parameters(), lr=self.lr, weight_decay=0.0)
         self.train()
         size = min(batch, len(x))
         batches = (idx for _ in itertools.count() for idx in torch.randperm(len(x)).split(size) if len(idx) == size)

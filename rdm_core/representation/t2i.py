@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..data.compose import GRID, cells
 from ..io import load_tensors
+from ..optim import FusedAdamW
 from .spec import freeze
 
 TRAINED = ("rgb_ae",)
@@ -82,7 +83,7 @@ def train_rgb_encoder(name: str, images: Tensor, seed: int, steps: int, batch: i
     minibatches) if it has a training objective, else only initialised from ``seed``."""
     model = build_rgb_encoder(name, seed)
     if name in TRAINED:
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        opt = FusedAdamW(model.parameters(), lr=lr, weight_decay=0.0)
         gen = torch.Generator().manual_seed(seed + 1)
         for _ in range(steps):
             loss = model.loss(images[torch.randint(0, len(images), (batch,), generator=gen)])

@@ -9,6 +9,7 @@ import time
 import torch
 from torch import nn
 
+from ..optim import FusedAdamW
 from .arms import LossFn, make_loss
 from .data import embed, embedding, real_points, to_plane
 from .generator import make_generator
@@ -50,11 +51,10 @@ def train(gen: nn.Module, loss_fn: LossFn, batch: int, cfg: dict, rng: torch.Gen
     total, clip = t_cfg["iterations"], t_cfg["clip"]
     flat = flatten_parameters(gen)
     grad = flat.grad
-    opt = torch.optim.Adam([flat], lr=t_cfg["lr"], fused=True)
-    group = opt.param_groups[0]
+    opt = FusedAdamW([flat], lr=t_cfg["lr"], weight_decay=0.0)  # Adam
     losses = torch.empty(total)
     for step in range(total):
-        group["lr"] = cosine_lr(step, total, t_cfg["lr"], t_cfg["lr_min"])
+        opt.lr = cosine_lr(step, total, t_cfg["lr"], t_cfg["lr_min"])
         loss = loss_fn(gen(torch.randn(batch, z_dim, generator=rng)), rng)
         grad.zero_()
         loss.backward()

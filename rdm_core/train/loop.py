@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..optim import FusedAdamW
 from .balance import self_normalise
 from .checkpoint import Checkpointer, capture_rng, restore_rng
 from .gradcache import BatteryLoss, Generate, full_batch_step, gradcache_step
@@ -95,7 +96,7 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
     workdir = Path(workdir)
     ckpt = Checkpointer(workdir, cfg.checkpoint_every)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    optimizer = FusedAdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
     start, skipped_total, bad_streak, offset = 0, 0, 0, 0
     resumed = ckpt.latest()
     if resumed is not None:
