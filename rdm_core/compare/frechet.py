@@ -25,17 +25,22 @@ def frechet_distance(g: Tensor, mu_r: Tensor, cov_r: Tensor, sqrt_cov_r: Tensor 
                      floor: float = EIG_FLOOR) -> Tensor:
     """``||mu_g - mu_r||^2 + tr(S_g + S_r - 2 (S_g^1/2 S_r S_g^1/2)^1/2)`` of the batch ``g``.
 
-    The cross trace is computed as ``sum_i sqrt(lambda_i)`` over the eigenvalues of
-    ``S_r^1/2 S_g S_r^1/2`` (same spectrum as ``S_g^1/2 S_r S_g^1/2``) with the frozen ``S_r^1/2``
-    (pass ``sqrt_cov_r`` to reuse it), in float64, eigenvalues clamped at ``floor``. Only eigenvalues
-    are differentiated, so the gradient ``V diag(1 / (2 sqrt(lambda))) V^T`` has no eigen-gap
-    denominators and is bounded by ``1 / (2 sqrt(floor))``: it stays finite for repeated eigenvalues
-    and for a rank-deficient batch covariance (B <= d).
+    The cross trace is ``sum_i sqrt(lambda_i)`` over the eigenvalues of ``S_r^1/2 S_g S_r^1/2`` (same
+    spectrum as ``S_g^1/2 S_r S_g^1/2``) with the frozen ``S_r^1/2`` (pass ``sqrt_cov_r`` to reuse it),
+    in float64, eigenvalues clamped at ``floor``. With ``Y = (g - mu_g) S_r^1/2 / sqrt(B - 1)`` that
+    matrix is ``Y^T Y`` [d, d], whose spectrum is the one of the Gram ``Y Y^T`` [B, B] plus ``d - B``
+    zeros: the smaller of the two is decomposed, and each omitted zero adds its clamped
+    ``sqrt(floor)``, so the value does not depend on which. Only eigenvalues are differentiated, so
+    the gradient ``V diag(1 / (2 sqrt(lambda))) V^T`` has no eigen-gap denominators and is bounded
+    by ``1 / (2 sqrt(floor))``: it stays finite for repeated eigenvalues and for a rank-deficient batch
+    covariance (B <= d).
     """
-    mu_g, cov_g = moments(g)
+    b, d = g.shape
+    mu_g = g.mean(0)
+    xc = g - mu_g
     root_r = sqrtm_psd(cov_r.to(torch.float64), floor) if sqrt_cov_r is None else sqrt_cov_r
-    root_r = root_r.to(torch.float64)
-    m = root_r @ cov_g.to(torch.float64) @ root_r
-    cross = torch.linalg.eigvalsh(0.5 * (m + m.T)).clamp_min(floor).sqrt().sum().to(g.dtype)
+    y = (xc.to(torch.float64) @ root_r.to(torch.float64)) / (b - 1) ** 0.5
+    gram = y @ y.T if b < d else y.T @ y
+    cross = torch.linalg.eigvalsh(gram).clamp_min(floor).sqrt().sum() + max(d - b, 0) * floor ** 0.5
     mean_term = (mu_g - mu_r.to(g)).square().sum()
-    return mean_term + cov_g.trace() + cov_r.to(g).trace() - 2.0 * cross
+    return mean_term + xc.square().sum() / (b - 1) + cov_r.to(g).trace() - 2.0 * cross.to(g.dtype)

@@ -49,6 +49,29 @@ def test_frechet_gradcheck_full_rank():
     assert torch.autograd.gradcheck(lambda a: frechet_distance(a, mu_r, cov_r), (g,))
 
 
+@pytest.mark.parametrize("batch", [3, 9, 40])
+def test_gram_form_equals_the_d_by_d_eigenproblem(batch):
+    """For B < d the B x B Gram is decomposed: value and gradient equal those of the d x d matrix
+    S_r^1/2 S_g S_r^1/2 with every eigenvalue clamped at the floor (B = 40 > d takes the d x d path)."""
+    d, floor = 12, 1e-8
+    r = _randn(300, d, seed=14) * 0.8
+    mu_r, cov_r = moments(r)
+    root_r = sqrtm_psd(cov_r)
+
+    def reference(g):
+        mu_g, cov_g = moments(g)
+        m = root_r @ cov_g @ root_r
+        cross = torch.linalg.eigvalsh(0.5 * (m + m.T)).clamp_min(floor).sqrt().sum()
+        return (mu_g - mu_r).square().sum() + cov_g.trace() + cov_r.trace() - 2.0 * cross
+
+    g = (_randn(batch, d, seed=15) + 0.1).requires_grad_()
+    value, want = frechet_distance(g, mu_r, cov_r, floor=floor), reference(g)
+    assert value.item() == pytest.approx(want.item(), rel=1e-10)
+    (grad,), (want_grad,) = torch.autograd.grad(value, g), torch.autograd.grad(want, g)
+    torch.testing.assert_close(grad, want_grad, rtol=1e-7, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda a: frechet_distance(a, mu_r, cov_r, floor=floor), (g,))
+
+
 @pytest.mark.parametrize("batch", [2, 8, 32])
 def test_frechet_gradient_finite_for_rank_deficient_batch(batch):
     d = 64  # the toy's dimension; the batch covariance has rank < d
