@@ -11,11 +11,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors import SafetensorError, safe_open
+
+if TYPE_CHECKING:
+    import torch
 
 
 @contextlib.contextmanager
@@ -49,6 +50,7 @@ def read_json(path: str | os.PathLike) -> Any:
 def save_tensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor],
                  metadata: Mapping[str, Any] | None = None) -> None:
     """Save tensors to safetensors; metadata values are stored as strings (JSON for non-strings)."""
+    from safetensors.torch import save_file  # torch only where tensors are read or written
     meta = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in (metadata or {}).items()}
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
@@ -62,6 +64,7 @@ class CacheError(ValueError):
 def load_tensors(path: str | os.PathLike, expect: Mapping[str, Any] | None = None
                  ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Load a safetensors file and its metadata; refuse it if ``expect`` does not match its metadata."""
+    from safetensors.torch import load_file
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as f:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Iterator
-
-import torch
 
 log = logging.getLogger("rdm")
 
@@ -19,11 +18,16 @@ log = logging.getLogger("rdm")
 def rule_log(path: str | os.PathLike, threads: int = 1) -> Iterator[logging.Logger]:
     """Send logging, warnings and stderr (tqdm bars) to ``path``; record failures with their traceback.
 
-    Also pins torch to ``threads`` so parallel jobs share the cores instead of fighting over them.
+    Also pins torch to ``threads`` so parallel jobs share the cores instead of fighting over them: now if
+    the script has imported it, else through ``OMP_NUM_THREADS`` for a later import (a report script
+    that never needs torch does not pay the 2 s of importing it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     with open(path, "w", buffering=1) as stream, contextlib.redirect_stderr(stream):
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
