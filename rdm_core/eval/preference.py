@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-import torch
 from torch import Tensor
 
 
