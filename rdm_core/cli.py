@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data.npz import NpzBatchError
-from .eval import score_npz, score_table
+from .eval import TooFewSamplesError, score_npz, score_table
 from .io import CacheError, write_json
 from .reference.cache import load_battery_encoder
 
@@ -40,8 +40,20 @@ def _score(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown encoder(s) {', '.join(unknown)} for scale '{args.scale}'; "
                          f"its battery: {', '.join(battery)}")
     scale_dir = Path(args.resources) / args.scale
-    result = score_npz(args.samples, scale_dir, names,
-                       lambda name: load_battery_encoder(name, scale_dir, args.weights_dir), args.batch)
+    try:
+        result = score_npz(args.samples, scale_dir, names,
+                           lambda name: load_battery_encoder(name, scale_dir, args.weights_dir), args.batch,
+                           args.allow_fewer_samples)
+    except TooFewSamplesError as err:
+        raise UsageError(f"{args.samples}: {err.n_generated} samples, fewer than the {err.n_bank} rows of the "
+                         f"evaluation banks; a score at {err.n_generated} rows is not comparable with scores at "
+                         f"{err.n_bank} (the floor changes with the set size): pass --allow-fewer-samples to score "
+                         "it anyway") from None
+    n, n_bank = result["n_generated"], result["n_bank"]
+    at = f"   (at {n} samples, not {n_bank}: not comparable with scores at {n_bank})" if n < n_bank else ""
+    if at:
+        print(f"rdm score: warning: {args.samples} has {n} samples, fewer than the {n_bank} rows of the banks; "
+              f"every set is truncated to {n} rows", file=sys.stderr)
     heldout = result["heldout"]
     sw = score_table({"SW_2 ratio": result["sw_ratios"]}, names, heldout, "SW_r")
     mmd = score_table({"MMD ratio": result["mmd_ratios"]}, names, heldout, "MMDr")
@@ -50,7 +62,7 @@ def _score(args: argparse.Namespace) -> int:
     print(per_encoder.to_string(float_format=lambda v: f"{v:.3f}"))
     for table, key in ((sw, "sw_rK_heldout"), (mmd, "mmd_rK_heldout")):
         extra = f"   (held-out mean {result[key]:.3f})" if result[key] is not None else ""
-        print(f"{table.columns[-1]} = {table.iloc[0, -1]:.3f}{extra}")
+        print(f"{table.columns[-1]} = {table.iloc[0, -1]:.3f}{extra}{at}")
     if args.json:
         write_json(args.json, result)
     return 0
@@ -68,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--weights-dir", help="pretrained weights of the paper panel (default: <resources>/<scale>/weights)")
     score.add_argument("--batch", type=int, default=500, help="images per encoder forward pass")
     score.add_argument("--json", help="also write the scores to this JSON file")
+    score.add_argument("--allow-fewer-samples", action="store_true",
+                       help="score a batch smaller than the banks (every set truncated to its size; the scores are "
+                            "then not comparable with scores at the banks' size)")
     score.set_defaults(func=_score)
     return parser
 

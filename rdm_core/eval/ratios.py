@@ -8,7 +8,6 @@ Both battery scores are arithmetic means of the ratios.
 
 from __future__ import annotations
 
-import warnings
 from typing import Iterable, Mapping
 
 from torch import Tensor
@@ -16,16 +15,33 @@ from torch import Tensor
 from ..reference.banks import EvalBank, rff_mmd2
 
 
-def sw_ratios(gen_feats: Mapping[str, Tensor], banks: Mapping[str, EvalBank]) -> dict[str, float]:
-    """Per-encoder SW_2 ratios. Generated features are truncated to the bank size; with fewer generated
-    rows than the bank, the train and val subsets are truncated to the common size too (with a warning)."""
+class TooFewSamplesError(ValueError):
+    """Fewer generated rows than an SW bank: the floor would be recomputed at another set size, so the
+    ratio would not be comparable with ratios at the bank's size."""
+
+    def __init__(self, name: str, n_generated: int, n_bank: int):
+        self.n_generated, self.n_bank = n_generated, n_bank
+        super().__init__(f"{n_generated} generated samples, fewer than the {n_bank} rows of the SW bank of "
+                         f"encoder '{name}': a ratio at another set size is not comparable with the others")
+
+
+def check_sample_count(n_generated: int, banks: Mapping[str, EvalBank], allow_fewer: bool = False) -> None:
+    """Refuse ``n_generated`` rows if any bank is larger (see :class:`TooFewSamplesError`), unless ``allow_fewer``."""
+    name = min(banks, key=lambda key: banks[key].n)
+    if n_generated < banks[name].n and not allow_fewer:
+        raise TooFewSamplesError(name, n_generated, banks[name].n)
+
+
+def sw_ratios(gen_feats: Mapping[str, Tensor], banks: Mapping[str, EvalBank], allow_fewer: bool = False
+              ) -> dict[str, float]:
+    """Per-encoder SW_2 ratios. Generated features are truncated to the bank size. Fewer generated rows
+    than the bank raise :class:`TooFewSamplesError` unless ``allow_fewer``, which truncates the train and
+    val subsets to the common size too (the floor recomputed at that size)."""
     out = {}
     for name, gen in gen_feats.items():
         bank = banks[name]
+        check_sample_count(gen.shape[0], {name: bank}, allow_fewer)
         n = min(gen.shape[0], bank.n)
-        if n < bank.n:
-            warnings.warn(f"encoder '{name}': {gen.shape[0]} generated samples, fewer than the {bank.n} of the "
-                          f"SW bank; truncating every set to {n} rows (floor recomputed at that size)", stacklevel=2)
         sw, floor = bank.sw_at(n)
         out[name] = sw.score(gen[:n]) / floor
     return out
@@ -49,12 +65,14 @@ mmd_rK = sw_rK
 
 
 def score_features(gen_feats: Mapping[str, Tensor], banks: Mapping[str, EvalBank],
-                   heldout: Iterable[str] = ()) -> dict:
-    """Both ratio sets of generated features and their battery means (all encoders and held-out only)."""
-    sw, mmd = sw_ratios(gen_feats, banks), mmd_ratios(gen_feats, banks)
+                   heldout: Iterable[str] = (), allow_fewer: bool = False) -> dict:
+    """Both ratio sets of generated features and their battery means (all encoders and held-out only);
+    ``n_bank`` is the smallest SW bank, the set size a comparable score needs (see :func:`sw_ratios`)."""
+    sw, mmd = sw_ratios(gen_feats, banks, allow_fewer), mmd_ratios(gen_feats, banks)
     held = set(heldout)
     heldout = [n for n in gen_feats if n in held]
-    return {"n_generated": min(int(g.shape[0]) for g in gen_feats.values()), "K": len(sw),
+    return {"n_generated": min(int(g.shape[0]) for g in gen_feats.values()),
+            "n_bank": min(banks[n].n for n in gen_feats), "K": len(sw),
             "encoders": list(gen_feats), "heldout": heldout, "sw_ratios": sw, "mmd_ratios": mmd,
             "sw_rK": sw_rK(sw), "mmd_rK": mmd_rK(mmd),
             "sw_rK_heldout": sw_rK(sw, heldout) if heldout else None,

@@ -10,18 +10,18 @@ from torch import Tensor, nn
 from ..data.npz import load_npz_batch
 from ..reference.banks import FILES, MISSING_HINT, EvalBank, MissingReferenceError, load_eval_bank, reference_dir
 from ..representation.features import extract_features
-from .ratios import score_features
+from .ratios import check_sample_count, score_features
 
 EncoderLoader = Callable[[str], tuple[nn.Module, str]]
 
 
 def score_images(images: Tensor, encoders: Mapping[str, nn.Module], banks: Mapping[str, EvalBank],
-                 batch: int = 500) -> dict:
+                 batch: int = 500, allow_fewer: bool = False) -> dict:
     """Extract each encoder's features of images in [0, 1] [N, C, H, W], then both ratio sets
     (:func:`~rdm_core.eval.ratios.score_features`); held-out encoders are read from their specs."""
     feats = {name: extract_features(enc, images, batch) for name, enc in encoders.items()}
     heldout = [name for name, enc in encoders.items() if enc.spec.split == "heldout"]
-    return score_features(feats, banks, heldout)
+    return score_features(feats, banks, heldout, allow_fewer)
 
 
 def load_battery(scale_dir: str | os.PathLike, battery_names: Iterable[str], encoder_loader: EncoderLoader
@@ -42,8 +42,10 @@ def load_battery(scale_dir: str | os.PathLike, battery_names: Iterable[str], enc
 
 
 def score_npz(path: str | os.PathLike, scale_dir: str | os.PathLike, battery_names: Iterable[str],
-              encoder_loader: EncoderLoader, batch: int = 500) -> dict:
-    """Score an .npz sample batch with every encoder of a battery (see :func:`load_battery`)."""
+              encoder_loader: EncoderLoader, batch: int = 500, allow_fewer: bool = False) -> dict:
+    """Score an .npz sample batch with every encoder of a battery (see :func:`load_battery`); a batch
+    smaller than the banks is refused before any feature is extracted unless ``allow_fewer``."""
     images, _ = load_npz_batch(path)
     encoders, banks = load_battery(scale_dir, battery_names, encoder_loader)
-    return score_images(images, encoders, banks, batch)
+    check_sample_count(images.shape[0], banks, allow_fewer)
+    return score_images(images, encoders, banks, batch, allow_fewer)

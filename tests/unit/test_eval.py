@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import ot
 import pytest
@@ -12,7 +15,8 @@ from rdm_core.cli import main
 from rdm_core.compare.rff import mmd2_rff
 from rdm_core.compare.sliced import sw2, sw_directions
 from rdm_core.data.npz import save_npz_batch
-from rdm_core.eval import mmd_ratios, mmd_rK, score_images, score_table, sw_ratios, sw_rK
+from rdm_core.io import read_json
+from rdm_core.eval import TooFewSamplesError, mmd_ratios, mmd_rK, score_images, score_table, sw_ratios, sw_rK
 from rdm_core.reference.banks import build_eval_bank, reference_dir
 from rdm_core.reference.build import build_reference, reference_metadata, save_reference
 from rdm_core.reference.cache import feature_metadata, load_battery_encoder
@@ -59,10 +63,11 @@ def test_cached_bank_equals_computing_both_sides(bank):
     assert sw_ratios({"e": gen}, {"e": bank})["e"] == pytest.approx(direct, rel=1e-6)
 
 
-def test_fewer_generated_rows_truncate_every_set_with_a_warning(bank):
+def test_fewer_generated_rows_are_refused_unless_allowed(bank):
     gen = gaussian(200, 8)
-    with pytest.warns(UserWarning, match="truncating every set to 200"):
-        r = sw_ratios({"e": gen}, {"e": bank})["e"]
+    with pytest.raises(TooFewSamplesError, match=f"200 generated samples, fewer than the {N_BANK} rows"):
+        sw_ratios({"e": gen}, {"e": bank})
+    r = sw_ratios({"e": gen}, {"e": bank}, allow_fewer=True)["e"]  # every set truncated to the common size
     assert r == pytest.approx(sw2(gen, bank.sw_train[:200]) / sw2(bank.sw_val[:200], bank.sw_train[:200]), rel=1e-6)
 
 
@@ -171,3 +176,18 @@ def test_cli_refuses_banks_of_other_weights(resources, tmp_path, capsys):
         assert code == 2 and "weights_sha256" in err and "sw_bank.safetensors" in err
     finally:
         weights.write_bytes(original)
+
+
+def test_cli_refuses_fewer_samples_than_the_banks_naming_both_counts_and_the_option(resources, tmp_path, capsys):
+    save_npz_batch(tmp_path / "s.npz", digits(100, 3))
+    args = (tmp_path / "s.npz", "--scale", "mini", "--resources", resources, "--battery", *BATTERY)
+    code, out, err = run(capsys, *args, "--json", tmp_path / "m.json")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "100 samples, fewer than the 150 rows" in err and "--allow-fewer-samples" in err
+    assert not (tmp_path / "m.json").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # allowed: one line of ours on stderr, no Python warning per encoder
+        code, out, err = run(capsys, *args, "--allow-fewer-samples", "--json", tmp_path / "m.json")
+    assert code == 0 and err.count("\n") == 1 and "warning" in err and "100 samples" in err
+    assert re.search(r"SW_r2 = [\d.]+.*\(at 100 samples, not 150", out) and "MMDr2" in out
+    assert read_json(tmp_path / "m.json")["n_generated"] == 100
