@@ -36,7 +36,11 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir``; returns the completed process (stdout and stderr merged)."""
+    """Run snakemake in ``workdir``, a scratch copy (never the checkout: what a user has built or is running
+    there must not change a test); returns the completed process (stdout and stderr merged)."""
+    if Path(workdir).resolve() == ROOT:
+        raise ValueError("tests run Snakemake in a scratch copy of the workflow (fixtures workflow_copy, "
+                         "dry_workflow), never in the checkout")
     return subprocess.run([str(SNAKEMAKE), *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
@@ -44,3 +48,9 @@ def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.Com
 @pytest.fixture
 def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def dry_workflow(tmp_path_factory) -> Path:
+    """One scratch copy of the workflow with nothing built, shared by the tests that only dry-run it."""
+    return copy_workflow(tmp_path_factory.mktemp("dry"))

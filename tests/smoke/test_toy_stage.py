@@ -10,9 +10,9 @@ import pandas as pd
 from conftest import ROOT, snakemake
 
 
-def test_toy_artifacts_share_cells():
+def test_toy_artifacts_share_cells(dry_workflow):
     """fig3 + fig4 + table4 at the mini scale need exactly 20 distinct cells (Table 4 and Fig. 4 reuse Fig. 3's)."""
-    proc = snakemake(ROOT, "-n", "fig3", "fig4", "table4")
+    proc = snakemake(dry_workflow, "-n", "fig3", "fig4", "table4")
     assert proc.returncode == 0, proc.stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
     assert counts["toy_cell"] == "20" and counts["toy_floor"] == "1"

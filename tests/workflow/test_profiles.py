@@ -3,20 +3,24 @@ dry run shows what every job would ask SLURM for."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, snakemake
 
 PAPER = "--configfile=config/paper.yaml"
 
 
-def dry_run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SNAKEMAKE), "-n", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=300, env={**os.environ, **(env or {})})
+@pytest.fixture
+def dry_run(dry_workflow, monkeypatch):
+    """``dry_run(*args, env=...)``: ``snakemake -n`` in the shared scratch copy, with extra environment."""
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        return snakemake(dry_workflow, "-n", *args, timeout=300)
+    return run
 
 
 def job_blocks(stdout: str) -> list[str]:
@@ -25,13 +29,13 @@ def job_blocks(stdout: str) -> list[str]:
 
 
 @pytest.mark.parametrize("configfile", [None, PAPER], ids=["mini", "paper"])
-def test_local_profile_dry_run(configfile):
+def test_local_profile_dry_run(configfile, dry_run):
     proc = dry_run("--profile", "workflow/profiles/local", *filter(None, [configfile]), "reproduce_all")
     assert proc.returncode == 0, proc.stdout
     assert "Using profile workflow/profiles/local" in proc.stdout and "This was a dry-run" in proc.stdout
 
 
-def test_slurm_profile_by_name(tmp_path):
+def test_slurm_profile_by_name(tmp_path, dry_run):
     """The README's literal command, with the profile installed where Snakemake looks for the name `slurm`."""
     (tmp_path / "snakemake").mkdir()
     (tmp_path / "snakemake" / "slurm").symlink_to(ROOT / "workflow" / "profiles" / "slurm")
@@ -40,7 +44,7 @@ def test_slurm_profile_by_name(tmp_path):
     assert "Using profile slurm" in proc.stdout and "slurm_partition=" in proc.stdout, proc.stdout[:2000]
 
 
-def test_slurm_profile_paper_prints_requests():
+def test_slurm_profile_paper_prints_requests(dry_run):
     """Paper scale through the SLURM executor: every job lists its resources (site placeholders from the profile,
     the rule's own mem_mb and runtime), and the feature jobs ask for a GPU."""
     proc = dry_run("--profile", "workflow/profiles/slurm", PAPER, "--executor", "slurm", "--jobs", "8", "reproduce_all")

@@ -24,20 +24,20 @@ def scale_artifacts(scale):
     return [name for name, row in ARTIFACTS.items() if scale in row.get("scales", [scale])]
 
 
-def _dry_run_lines(*args) -> str:
-    proc = snakemake(ROOT, "-n", "--forceall", *args)
+def _dry_run_lines(workdir, *args) -> str:
+    proc = snakemake(workdir, "-n", "--forceall", *args)
     assert proc.returncode == 0, proc.stdout
     return proc.stdout
 
 
 @pytest.mark.parametrize("configfile", SCALES)
-def test_compute_reads_the_benchmarks_of_every_job_the_artifacts_need(configfile):
+def test_compute_reads_the_benchmarks_of_every_job_the_artifacts_need(configfile, dry_workflow):
     """The compute rule's inputs are exactly the benchmark files of the jobs the artifacts and VERIFY need: none
     missed, and none that would make a job run only for its timing."""
     scale = SCALES[configfile]
-    needed = _dry_run_lines(f"--configfile={configfile}", "verify", *scale_artifacts(scale))
+    needed = _dry_run_lines(dry_workflow, f"--configfile={configfile}", "verify", *scale_artifacts(scale))
     benchmarks = set(re.findall(r"^\s+benchmark: (\S+)$", needed, re.M))
-    compute = _dry_run_lines(f"--configfile={configfile}", "compute")
+    compute = _dry_run_lines(dry_workflow, f"--configfile={configfile}", "compute")
     block = compute.split("rule compute:", 1)[1]
     inputs = set(re.search(r"^\s+input: (.+)$", block, re.M).group(1).split(", "))
     assert benchmarks and inputs == benchmarks, (sorted(benchmarks - inputs), sorted(inputs - benchmarks))

@@ -13,43 +13,43 @@ TARGETS = ["reproduce_all", "verify", *ARTIFACTS]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_dry_run_every_target(target):
-    proc = snakemake(ROOT, "-n", target)
+def test_dry_run_every_target(target, dry_workflow):
+    proc = snakemake(dry_workflow, "-n", target)
     assert proc.returncode == 0, proc.stdout
 
 
 @pytest.mark.parametrize("configfile", ["config/smoke.yaml", "config/paper.yaml"])
 @pytest.mark.parametrize("target", ["reproduce_all", "reference_all"])
-def test_dry_run_other_scales(configfile, target):
+def test_dry_run_other_scales(configfile, target, dry_workflow):
     """Every scale dry-runs completely with no data or weights present."""
-    proc = snakemake(ROOT, "-n", f"--configfile={configfile}", target)
+    proc = snakemake(dry_workflow, "-n", f"--configfile={configfile}", target)
     assert proc.returncode == 0, proc.stdout
 
 
-def test_paper_reference_lists_every_encoder():
-    proc = snakemake(ROOT, "-n", "--configfile=config/paper.yaml", "reference_all")
+def test_paper_reference_lists_every_encoder(dry_workflow):
+    proc = snakemake(dry_workflow, "-n", "--configfile=config/paper.yaml", "reference_all")
     for encoder in ("inception", "dreamsim", "cradiov3_l", "flux_vae"):
         assert f"resources/paper/reference/{encoder}/nystrom.safetensors" in proc.stdout
 
 
-def test_classcond_stage_per_scale():
+def test_classcond_stage_per_scale(dry_workflow):
     """The class-conditional stage runs at every scale: the mini generators (every arm, one sample set per flow
     NFE) at mini and smoke scale, pMF-H on ImageNet at paper scale (every arm one 8-GPU torchrun job)."""
-    mini = snakemake(ROOT, "-n", "--forceall", "table1", "table3", "table6", "fig5", "fig6").stdout
+    mini = snakemake(dry_workflow, "-n", "--forceall", "table1", "table3", "table6", "fig5", "fig6").stdout
     for arm in ("irdm", "uniform", "gaming", "batch_n128", "batch_n1024"):
         assert f"resources/mini/classcond/weights/{arm}.safetensors" in mini, arm
     for nfe in (1, 2, 4, 8, 16):
         assert f"results/mini/metrics/eval/flow_nfe{nfe}.json" in mini
-    smoke = snakemake(ROOT, "-n", "--configfile=config/smoke.yaml", "reproduce_all").stdout
+    smoke = snakemake(dry_workflow, "-n", "--configfile=config/smoke.yaml", "reproduce_all").stdout
     assert "resources/smoke/classcond/weights/irdm.safetensors" in smoke
-    paper = snakemake(ROOT, "-n", "--configfile=config/paper.yaml", "reproduce_all").stdout
+    paper = snakemake(dry_workflow, "-n", "--configfile=config/paper.yaml", "reproduce_all").stdout
     for arm in ("irdm", "gated", "uniform", "gaming", "batch_n512", "batch_n10240"):
         assert f"resources/paper/imagenet/weights/{arm}.safetensors" in paper, arm
     assert "resources/paper/generators/base.pth" in paper and "generators/released.pth" not in paper
     assert "gpu=8, cpus_per_gpu=12" in paper and "classcond" not in paper and "flow_nfe" not in paper
 
 
-def test_paper_use_released_swaps_training_for_download(tmp_path):
+def test_paper_use_released_swaps_training_for_download(tmp_path, dry_workflow):
     """use_released: the iRDM generator is the released checkpoint (fetched), so the irdm arm does not train; an
     external generator's .npz is scored from the path the config gives."""
     external = tmp_path / "repae.npz"
@@ -58,15 +58,15 @@ def test_paper_use_released_swaps_training_for_download(tmp_path):
     paper["imagenet"].update(use_released=True, external={"repae_sit_xl": str(external)})
     overlay = tmp_path / "released.yaml"
     overlay.write_text(yaml.safe_dump(paper))
-    proc = snakemake(ROOT, "-n", f"--configfile={overlay}", "table1", "table7")
+    proc = snakemake(dry_workflow, "-n", f"--configfile={overlay}", "table1", "table7")
     assert proc.returncode == 0, proc.stdout
     assert "resources/paper/generators/released.pth" in proc.stdout
     assert "imagenet/weights/irdm.safetensors" not in proc.stdout  # the single-encoder row still trains
     assert str(external) in proc.stdout and "results/paper/metrics/eval/repae_sit_xl.json" in proc.stdout
 
 
-def test_lint_clean():
-    proc = snakemake(ROOT, "--lint")
+def test_lint_clean(dry_workflow):
+    proc = snakemake(dry_workflow, "--lint")
     assert proc.returncode == 0, proc.stdout
     assert "Congratulations" in proc.stdout
 
@@ -100,11 +100,11 @@ def test_ci_runs_the_readme_test_command():
     assert blocks[1] in (ROOT / ".ci" / "run").read_text()
 
 
-def test_paper_t2i_lists_every_job():
+def test_paper_t2i_lists_every_job(dry_workflow):
     """At paper scale the text-to-image contract files come from the FLUX.2 rules: both arms trained in one 8-GPU
     torchrun job each, every evaluated model rendered and scored (GenEval externally, PickScore), the curve's
     checkpoints; nothing of it at mini scale."""
-    paper = snakemake(ROOT, "-n", "-p", "--configfile=config/paper.yaml", "t2i_paper").stdout
+    paper = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "t2i_paper").stdout
     for path in ("results/paper/metrics/t2i/curve.json", "results/paper/metrics/t2i/pickscore_winrates.json",
                  "resources/paper/t2i/grids/student_joint.safetensors",
                  "resources/paper/t2i/grids/teacher_nfe4.safetensors",
@@ -117,9 +117,9 @@ def test_paper_t2i_lists_every_job():
         assert f"resources/paper/t2i/geneval/{model}/results.jsonl" in paper, model
     assert "student_joint_s180" not in paper and "student_marginal_s" not in paper  # the keeper is student_joint
     assert paper.count("torchrun --standalone --nproc_per_node=8 workflow/scripts/t2i_paper_train.py") == 2
-    artifacts = snakemake(ROOT, "-n", "--configfile=config/paper.yaml", "table2", "fig1").stdout
+    artifacts = snakemake(dry_workflow, "-n", "--configfile=config/paper.yaml", "table2", "fig1").stdout
     for rule in ("t2i_paper_train", "t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve",
                  "t2i_paper_grid"):
         assert f"rule {rule}:" in artifacts, rule
-    mini = snakemake(ROOT, "-n", "--forceall", "reproduce_all").stdout
+    mini = snakemake(dry_workflow, "-n", "--forceall", "reproduce_all").stdout
     assert "t2i_paper" not in mini
