@@ -17,7 +17,7 @@ from torch import nn
 from .encoder import Encoder, build_encoder
 from .pooling import attn_pool, avg_pool, cls_pool, patch_mean, summary_pool
 from .spec import EncoderSpec, get_spec, register, register_loader
-from .weights import resolve_weights
+from .weights import import_dreamsim, resolve_weights
 
 # Normalisations (mean, std) applied to images in [0, 1].
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))          # timm pretrained_cfg
@@ -262,16 +262,6 @@ def load_diffusers_vae(spec: EncoderSpec, weights: str | None) -> nn.Module:
 
 
 # --- DreamSim (optional package) ----------------------------------------------------------------------
-
-def import_dreamsim():
-    """The ``dreamsim.dreamsim`` constructor, or a clear error when the optional package is missing."""
-    try:
-        from dreamsim import dreamsim
-    except ImportError as err:
-        raise ImportError("encoder 'dreamsim' needs the optional package `dreamsim` (>=0.2, with peft): "
-                          "pip install dreamsim") from err
-    return dreamsim
-
 
 class DreamSimEncoder(nn.Module):
     """DreamSim ``embed`` of [0, 1] images (it normalises per backbone itself)."""
