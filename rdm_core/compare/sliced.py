@@ -13,15 +13,17 @@ from torch import Tensor
 
 def random_directions(d: int, n: int, generator: torch.Generator,
                       dtype: torch.dtype = torch.float32) -> Tensor:
-    """``n`` random unit directions ``[n, d]``: Gaussian rows normalised to unit length."""
-    theta = torch.randn(n, d, generator=generator, dtype=dtype)
+    """``n`` random unit directions ``[n, d]``, drawn as the columns of a ``[d, n]`` Gaussian matrix on the
+    generator's device (the official code's stream, so seeded directions equal its directions)."""
+    theta = torch.randn(d, n, generator=generator, dtype=dtype, device=generator.device).T
     return theta / theta.norm(dim=1, keepdim=True)
 
 
-def sw_directions(d: int, n_proj: int = 1024, seed: int = 0, chunk: int = 64) -> Tensor:
-    """The evaluation directions: drawn ``chunk`` at a time from one generator seeded with ``seed``,
-    so every encoder, checkpoint and floor of the same width ``d`` gets the same directions."""
-    gen = torch.Generator().manual_seed(seed)
+def sw_directions(d: int, n_proj: int = 1024, seed: int = 0, chunk: int = 64,
+                  device: str | torch.device = "cpu") -> Tensor:
+    """The evaluation directions: drawn ``chunk`` at a time from one generator on ``device`` seeded with
+    ``seed``, so every encoder, checkpoint and floor of the same width ``d`` gets the same directions."""
+    gen = torch.Generator(device=device).manual_seed(seed)
     return torch.cat([random_directions(d, min(chunk, n_proj - s), gen) for s in range(0, n_proj, chunk)])
 
 
@@ -67,7 +69,7 @@ class SortedBank:
 
     @classmethod
     def build(cls, y: Tensor, n_proj: int = 1024, seed: int = 0, chunk: int = 64) -> "SortedBank":
-        theta = sw_directions(y.shape[1], n_proj, seed, chunk).to(device=y.device, dtype=y.dtype)
+        theta = sw_directions(y.shape[1], n_proj, seed, chunk, device=y.device).to(y.dtype)
         return cls(theta=theta, sorted_proj=_sorted_projections(y.detach(), theta))
 
     @property
