@@ -20,12 +20,14 @@ class RFFMap:
     b: Tensor
 
     @classmethod
-    def from_seed(cls, d: int, sigma: float, n_features: int = 4096, seed: int = 99999) -> "RFFMap":
-        """``W ~ N(0, sigma^-2 I)`` then ``b ~ U[0, 2 pi)`` from one seeded generator (float64, stored fp32)."""
-        gen = torch.Generator().manual_seed(seed)
-        w = torch.randn(d, n_features, generator=gen, dtype=torch.float64) / sigma
-        b = torch.rand(n_features, generator=gen, dtype=torch.float64) * (2.0 * math.pi)
-        return cls(W=w.float(), b=b.float())
+    def from_seed(cls, d: int, sigma: float, n_features: int = 4096, seed: int = 99999,
+                  device: str | torch.device = "cpu") -> "RFFMap":
+        """``W ~ N(0, sigma^-2 I)`` then ``b ~ U[0, 2 pi)`` in fp32 from one generator on ``device`` seeded with
+        ``seed`` (the official code's draw, so a seed gives its frequencies and phases)."""
+        gen = torch.Generator(device=device).manual_seed(seed)
+        w = torch.randn(d, n_features, generator=gen, device=device) / float(sigma)
+        b = torch.rand(n_features, generator=gen, device=device) * (2.0 * math.pi)
+        return cls(W=w, b=b)
 
     def __call__(self, x: Tensor) -> Tensor:
         proj = torch.addmm(self.b.to(x), x, self.W.to(x))

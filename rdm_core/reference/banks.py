@@ -71,24 +71,24 @@ class EvalBank:
         return bank, bank.score(self.sw_val[:n])
 
 
-def _subset(n_rows: int, n: int, generator: torch.Generator, what: str) -> Tensor:
+def _subset(n_rows: int, n: int, seed: int, what: str) -> Tensor:
+    """``n`` random rows of ``n_rows``, each set from its own generator seeded ``seed`` (as the official banks)."""
     if n > n_rows:
         raise ValueError(f"the evaluation banks need {n} {what} rows, only {n_rows} are available")
-    return torch.randperm(n_rows, generator=generator)[:n]
+    return torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))[:n]
 
 
 def build_eval_bank(train: Tensor, val: Tensor, sigma: float, sw_n: int, rff_features: int, rff_n: int,
                     seed: int = 0) -> EvalBank:
     """Build the SW bank from seeded random ``sw_n``-row train and val subsets and the RFF bank from the
-    first ``rff_n`` train and val rows."""
+    first ``rff_n`` train and val rows, its frequencies drawn on the features' device."""
     if rff_n > min(train.shape[0], val.shape[0]):
         raise ValueError(f"the RFF bank needs {rff_n} train and val rows, got {train.shape[0]} and {val.shape[0]}")
-    gen = torch.Generator().manual_seed(seed)
-    train_idx = _subset(train.shape[0], sw_n, gen, "train")
-    val_idx = _subset(val.shape[0], sw_n, gen, "val")
+    train_idx = _subset(train.shape[0], sw_n, seed, "train")
+    val_idx = _subset(val.shape[0], sw_n, seed, "val")
     sw_train, sw_val = train[train_idx].float(), val[val_idx].float()
     sw = SortedBank.build(sw_train, n_proj=SW_PROJECTIONS, seed=SW_SEED)
-    rff = RFFMap.from_seed(train.shape[1], sigma, n_features=rff_features, seed=RFF_SEED)
+    rff = RFFMap.from_seed(train.shape[1], sigma, n_features=rff_features, seed=RFF_SEED, device=train.device)
     mu = rff.mean_embedding(train[:rff_n].double())
     return EvalBank(sw=sw, sw_train=sw_train, sw_val=sw_val, sw_train_idx=train_idx, sw_floor=sw.score(sw_val),
                     rff=rff, rff_mu=mu, rff_floor=rff_mmd2(val[:rff_n], mu, rff))

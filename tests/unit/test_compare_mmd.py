@@ -212,10 +212,10 @@ def test_irdm_loss_fp32_is_accurate_far_from_the_origin(ref):
 def test_rff_map_matches_loop_reference_and_seed():
     rff = RFFMap.from_seed(3, sigma=2.0, n_features=64, seed=99999)
     gen = torch.Generator().manual_seed(99999)
-    w = torch.randn(3, 64, generator=gen, dtype=torch.float64) / 2.0
-    b = torch.rand(64, generator=gen, dtype=torch.float64) * 2 * math.pi
-    torch.testing.assert_close(rff.W, w.float())
-    torch.testing.assert_close(rff.b, b.float())
+    w = torch.randn(3, 64, generator=gen) / 2.0  # fp32, W before b: the official draw (tests/unit/test_compare_parity.py)
+    b = torch.rand(64, generator=gen) * 2 * math.pi
+    torch.testing.assert_close(rff.W, w, rtol=0, atol=0)
+    torch.testing.assert_close(rff.b, b, rtol=0, atol=0)
     x = _randn(5, 3, seed=8)
     wn, bn = rff.W.double().numpy(), rff.b.double().numpy()
     loop = np.array([[math.sqrt(2 / 64) * math.cos(float(row @ wn[:, k]) + bn[k]) for k in range(64)]

@@ -1,6 +1,7 @@
 """Parity with the official implementation (vita-epfl/RDM 391e274): the iRDM loss and its gradient, the Nystrom
-bundle, the SW_2 evaluation primitive and the PID weights reproduce the numbers the official functions returned
-on fixed inputs (tests/data/official/compare_official.safetensors; README.md there says how they were made)."""
+bundle, the SW_2 evaluation primitive, the evaluation banks and the PID weights reproduce the numbers the official
+functions returned on fixed inputs (tests/data/official/{compare,banks}_official.safetensors; README.md there says
+how they were made)."""
 
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ from safetensors.torch import load_file
 
 from rdm_core.compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
 from rdm_core.compare.sliced import sw2
+from rdm_core.reference.banks import build_eval_bank
 from rdm_core.train.balance import PIDLagrangian
 
 FIXTURE = Path(__file__).parents[1] / "data" / "official" / "compare_official.safetensors"
@@ -53,3 +55,15 @@ def test_pid_weights_equal_the_official(official):
                         clip=5.0, temperature_scale=2.0)
     weights = [[pid.update(dict(zip(names, row.tolist())))[n] for n in names] for row in official["pid/scores"]]
     torch.testing.assert_close(torch.tensor(weights, dtype=torch.float64), official["pid/weights"], rtol=1e-9, atol=1e-12)
+
+
+def test_eval_banks_equal_the_official():
+    """The SW bank's train and val subsets, the RFF frequencies, phases and mean, and the RFF floor (x 1000)."""
+    official = load_file(FIXTURE.with_name("banks_official.safetensors"))
+    bank = build_eval_bank(official["in/train"], official["in/val"], sigma=2.0, sw_n=200, rff_features=256, rff_n=300)
+    torch.testing.assert_close(bank.sw_train, official["sw/train"], rtol=0, atol=0)
+    torch.testing.assert_close(bank.sw_val, official["sw/val"], rtol=0, atol=0)
+    torch.testing.assert_close(bank.rff.W, official["rff/W"], rtol=0, atol=0)
+    torch.testing.assert_close(bank.rff.b, official["rff/b"], rtol=0, atol=0)
+    torch.testing.assert_close(bank.rff_mu.float(), official["rff/mu_r"], rtol=1e-5, atol=1e-7)
+    assert 1000 * bank.rff_floor == pytest.approx(float(official["rff/floor_x1000"]), rel=1e-5)
