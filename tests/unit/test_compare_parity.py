@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from rdm_core.compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
 from rdm_core.compare.sliced import sw2
 from rdm_core.reference.banks import build_eval_bank
+from rdm_core.reference.build import nystrom_floor
 from rdm_core.train.balance import PIDLagrangian
 
 FIXTURE = Path(__file__).parents[1] / "data" / "official" / "compare_official.safetensors"
@@ -67,3 +68,11 @@ def test_eval_banks_equal_the_official():
     torch.testing.assert_close(bank.rff.b, official["rff/b"], rtol=0, atol=0)
     torch.testing.assert_close(bank.rff_mu.float(), official["rff/mu_r"], rtol=1e-5, atol=1e-7)
     assert 1000 * bank.rff_floor == pytest.approx(float(official["rff/floor_x1000"]), rel=1e-5)
+
+
+def test_pid_floor_equals_the_official():
+    """b_phi: the mean Nystrom MMD^2 of 3 seeded draws of 100 val rows against an official bundle."""
+    official = load_file(FIXTURE.with_name("banks_official.safetensors"))
+    bundle = NystromBundle(official["floor/Z"], official["floor/alpha"], 2.0, float(official["floor/k_rr"]))
+    floor = nystrom_floor(official["in/val"], bundle, n=100, draws=3, seed=0)
+    assert floor == pytest.approx(float(official["floor/value"]), rel=1e-6)
