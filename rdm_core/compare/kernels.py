@@ -29,7 +29,8 @@ def median_sigma(x: Tensor, n_sub: int = 10_000, seed: int = 0, floor: float = 1
     """Median-heuristic bandwidth: sqrt of the median strict-upper-triangle squared distance.
 
     Computed in float64 on a seeded random subsample of at most ``n_sub`` rows; the median of an
-    even count is the mean of the two middle values (numpy's convention); the result is floored.
+    even count is the lower of the two middle values (``torch.median``, as the official code); the result is
+    floored.
     """
     gen = torch.Generator().manual_seed(seed)
     n = x.shape[0]
@@ -46,8 +47,5 @@ def median_sigma(x: Tensor, n_sub: int = 10_000, seed: int = 0, floor: float = 1
         upper = block[cols[start:start + block.shape[0], None] < cols]
         pairs[at:at + upper.numel()] = upper
         at += upper.numel()
-    half = pairs.numel() // 2
-    med = torch.kthvalue(pairs, half + 1).values
-    if pairs.numel() % 2 == 0:
-        med = 0.5 * (med + torch.kthvalue(pairs, half).values)
+    med = torch.kthvalue(pairs, (pairs.numel() + 1) // 2).values
     return max(float(med.sqrt()), floor)

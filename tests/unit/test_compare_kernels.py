@@ -56,8 +56,9 @@ def test_rbf_losses_gradcheck(xy):
 
 
 def _numpy_median_sigma(x):
-    d2 = _loop_sq_dist(x, x)
-    return math.sqrt(np.median(d2[np.triu_indices(len(x), k=1)]))
+    """sqrt of the lower median (torch.median's, the official convention) of the upper-triangle distances."""
+    pairs = np.sort(_loop_sq_dist(x, x)[np.triu_indices(len(x), k=1)])
+    return math.sqrt(pairs[(len(pairs) - 1) // 2])
 
 
 @pytest.mark.parametrize("n", [7, 8, 40])  # odd and even numbers of pairs

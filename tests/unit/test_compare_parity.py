@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from rdm_core.compare.kernels import median_sigma
 from rdm_core.compare.mmd import NystromBundle, build_nystrom_bundle, irdm_loss
 from rdm_core.compare.sliced import sw2
 from rdm_core.reference.banks import build_eval_bank
@@ -76,3 +77,8 @@ def test_pid_floor_equals_the_official():
     bundle = NystromBundle(official["floor/Z"], official["floor/alpha"], 2.0, float(official["floor/k_rr"]))
     floor = nystrom_floor(official["in/val"], bundle, n=100, draws=3, seed=0)
     assert floor == pytest.approx(float(official["floor/value"]), rel=1e-6)
+
+
+def test_median_sigma_equals_the_official(official):
+    """All rows (no subsample): sqrt of the lower median of 28 pairwise squared distances."""
+    assert median_sigma(official["sigma/x"]) == pytest.approx(float(official["sigma/value"]), rel=1e-6)
