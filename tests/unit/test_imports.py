@@ -3,13 +3,10 @@ layers of the architecture (DESIGN.md), lazy imports inside functions included."
 
 from __future__ import annotations
 
-import ast
 from collections import defaultdict
-from pathlib import Path
 
-import rdm_core
+from codegraph import MODULES, imported, project_module
 
-PACKAGE = Path(rdm_core.__file__).parent
 # package -> rank: a module may import packages of lower rank only (and its own package); equal ranks are
 # siblings that know nothing of each other (evaluation never sees generators or training).
 LAYERS = {"": 0, "io": 0, "optim": 0, "config": 0, "runlog": 0,
@@ -22,36 +19,9 @@ LAYERS = {"": 0, "io": 0, "optim": 0, "config": 0, "runlog": 0,
           "cli": 7}
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-
-
 def imports(name: str) -> set[str]:
-    """The rdm_core modules ``name`` imports anywhere in its file (relative imports resolved)."""
-    path = MODULES[name]
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
-        else:
-            continue
-        for target in targets:
-            while target and target not in MODULES:
-                target = target.rpartition(".")[0]
-            if target and target != name:
-                found.add(target)
-    return found
+    """The rdm_core modules ``name`` imports anywhere in its file."""
+    return {m for target in imported(name) if (m := project_module(target)) and m != name}
 
 
 GRAPH = {name: imports(name) for name in MODULES}

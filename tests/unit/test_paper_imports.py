@@ -2,7 +2,6 @@
 imports: the modules its code imports (read from the source, lazy imports inside loaders included, through the
 package's own modules) and those its specs name as imported by remote model code. Needs none of them installed."""
 
-import ast
 import sys
 import tomllib
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from codegraph import imported, project_module
 from rdm_core.representation.paper import SPECS
 from rdm_core.representation.spec import LOADERS, get_spec
 
@@ -26,26 +26,11 @@ def imported_modules(module: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        path = ROOT / Path(*name.split("."))
-        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
-        package = name.rsplit(".", 1)[0] if path.name != "__init__.py" else name
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")[:len(package.split(".")) - node.level + 1]
-                    base = ".".join(parts + ([base] if base else []))
-                names = [base]
-            else:
-                continue
-            for n in names:
-                if n.split(".")[0] == "rdm_core":
-                    is_module = (ROOT / Path(*n.split("."))).with_suffix(".py").exists()
-                    todo.append(n if is_module else n.rsplit(".", 1)[0])
-                elif n.split(".")[0] not in sys.stdlib_module_names and n != "__future__":
-                    found.add(n.split(".")[0])
+        for target in imported(name):
+            if (inner := project_module(target)) is not None:
+                todo.append(inner)
+            elif target.split(".")[0] not in sys.stdlib_module_names and target != "__future__":
+                found.add(target.split(".")[0])
     return found
 
 
