@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -16,6 +17,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 WORKFLOW_FILES = ("Snakefile", "config", "workflow", "environment.yml")
+SMOKE = "--configfile=config/smoke.yaml"
 
 
 def _torch_one_thread():
@@ -54,3 +56,34 @@ def workflow_copy(tmp_path: Path) -> Path:
 def dry_workflow(tmp_path_factory) -> Path:
     """One scratch copy of the workflow with nothing built, shared by the tests that only dry-run it."""
     return copy_workflow(tmp_path_factory.mktemp("dry"))
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory, worker_id) -> Path:
+    """``reproduce_all`` at the smoke scale in a scratch copy, built once per test session and shared, read only,
+    by the tests that check what it wrote (pytest-xdist workers share it through a file lock). A test that adds or
+    changes files works on its own copy (``smoke_copy``)."""
+    base = tmp_path_factory.getbasetemp()
+    base = base if worker_id == "master" else base.parent
+    build, status = base / "smoke_build", base / "smoke_build.status"
+    with FileLock(str(base / "smoke_build.lock")):
+        if not status.exists():
+            build.mkdir()
+            copy_workflow(build)
+            proc = snakemake(build, "--cores", "2", SMOKE, "reproduce_all", timeout=1800)
+            status.write_text(f"{proc.returncode}\n{proc.stdout[-5000:]}")
+    code, out = status.read_text().split("\n", 1)
+    assert code == "0", f"the shared smoke build failed:\n{out}"
+    return build
+
+
+def copy_build(build: Path, dest: Path) -> Path:
+    """A private copy of a built workflow (file times kept, so Snakemake sees the same state)."""
+    shutil.copytree(build, dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture
+def smoke_copy(smoke_build, tmp_path) -> Path:
+    """A private copy of the shared smoke build, for a test that adds or changes files."""
+    return copy_build(smoke_build, tmp_path / "build")

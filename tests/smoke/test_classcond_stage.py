@@ -14,10 +14,8 @@ TARGETS = ["table1", "table7", "table3", "table6", "fig5", "fig6", "fig_samples"
 
 
 @pytest.mark.slow
-def test_classcond_stage_smoke(workflow_copy):
-    proc = snakemake(workflow_copy, "--cores", "2", "--configfile=config/smoke.yaml", *TARGETS)
-    assert proc.returncode == 0, proc.stdout
-    res = workflow_copy / "results" / "smoke"
+def test_classcond_stage_smoke(smoke_build):
+    res = smoke_build / "results" / "smoke"
     artifacts = yaml.safe_load((ROOT / "config" / "artifacts.yaml").read_text())
     for name in TARGETS:
         for path in artifacts[name]["outputs"]:
@@ -29,7 +27,7 @@ def test_classcond_stage_smoke(workflow_copy):
     assert list(pd.read_csv(res / "tables" / "table6_batch.csv")["N"]) == [16, 32]
     pref = json.loads((res / "metrics" / "eval" / "preference.json").read_text())
     assert [r["opponent"] for r in pref["records"]] == ["warmstart", pref["flow_best"], "real"]
-    work = workflow_copy / "resources" / "smoke" / "work" / "irdm_arm" / "irdm"
+    work = smoke_build / "resources" / "smoke" / "work" / "irdm_arm" / "irdm"
     assert list(work.glob("*/ckpt_*.pt")), "periodic checkpoints stay in the work folder"
-    again = snakemake(workflow_copy, "-n", "--configfile=config/smoke.yaml", *TARGETS)
+    again = snakemake(smoke_build, "-n", "--configfile=config/smoke.yaml", *TARGETS)
     assert "Nothing to be done" in again.stdout, again.stdout

@@ -29,7 +29,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("rule", CASES)
-def test_kill_and_resume(workflow_copy, rule):
+def test_kill_and_resume(smoke_copy, rule):
+    """On a copy of the shared smoke build: only the lengthened rule runs (its upstream is built)."""
+    workflow_copy = smoke_copy
     weights, work, log, overrides, steps = CASES[rule]
     config = smoke_config(workflow_copy, "long.yaml", overrides)
     proc = snakemake(workflow_copy, "--cores", "2", config, weights)

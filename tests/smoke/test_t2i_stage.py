@@ -16,10 +16,8 @@ MODELS = ["teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal"]
 TASKS = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]
 
 
-def test_t2i_stage_smoke(workflow_copy):
-    proc = snakemake(workflow_copy, "--cores", "2", "--configfile=config/smoke.yaml", "table2", "fig1")
-    assert proc.returncode == 0, proc.stdout
-    res, work = workflow_copy / "results" / "smoke", workflow_copy / "resources" / "smoke"
+def test_t2i_stage_smoke(smoke_build):
+    res, work = smoke_build / "results" / "smoke", smoke_build / "resources" / "smoke"
     artifacts = yaml.safe_load((ROOT / "config" / "artifacts.yaml").read_text())
     for name in ("table2", "fig1"):
         for path in artifacts[name]["outputs"]:
@@ -36,5 +34,5 @@ def test_t2i_stage_smoke(workflow_copy):
     assert list(t2["id"]) == MODELS and list(t2["NFE"]) == [4, 1, 1, 1]
     assert (work / "t2i" / "grids" / "student_joint.safetensors").exists()
     assert list((work / "work" / "t2i_student" / "joint").glob("*/ckpt_*.pt")), "checkpoints stay in the work folder"
-    again = snakemake(workflow_copy, "-n", "--configfile=config/smoke.yaml", "table2", "fig1")
+    again = snakemake(smoke_build, "-n", "--configfile=config/smoke.yaml", "table2", "fig1")
     assert "Nothing to be done" in again.stdout, again.stdout
