@@ -9,17 +9,35 @@ from torch import nn
 from .spec import LOADERS, EncoderSpec, freeze
 
 
+def resize_tf1_bilinear(x: torch.Tensor, size: int) -> torch.Tensor:
+    """TF-1 bilinear resize (align_corners=False, no half-pixel centres, no antialias), as the TF FID
+    Inception graph resizes: output pixel i samples input coordinate i * in / out."""
+
+    def axis(n_in: int):
+        src = torch.arange(size, device=x.device, dtype=x.dtype) * (n_in / size)
+        lo = src.floor().long().clamp(max=n_in - 1)
+        return lo, (lo + 1).clamp(max=n_in - 1), src - lo.to(x.dtype)
+
+    top, bottom, wy = axis(x.shape[-2])
+    left, right, wx = axis(x.shape[-1])
+    rows = x[..., top, :] + (x[..., bottom, :] - x[..., top, :]) * wy.view(-1, 1)
+    return rows[..., left] + (rows[..., right] - rows[..., left]) * wx
+
+
 def preprocess(x: torch.Tensor, spec: EncoderSpec) -> torch.Tensor:
     """Map generator output in [0, 1] (N, C, H, W) to the encoder's native input, differentiably.
 
     Grey images are repeated to the encoder's channel count; the resize is bicubic with antialias
-    (or the spec's mode); then the encoder's own mean/std normalisation.
+    (or the spec's mode, "tf1_bilinear" for the FID Inception); then the encoder's own mean/std
+    normalisation.
     """
     if x.shape[1] != spec.in_channels:
         if x.shape[1] != 1:
             raise ValueError(f"encoder '{spec.name}' takes {spec.in_channels} channels, got {x.shape[1]}")
         x = x.expand(-1, spec.in_channels, -1, -1)
-    if x.shape[-1] != spec.input_size or x.shape[-2] != spec.input_size:
+    if spec.resize == "tf1_bilinear":
+        x = resize_tf1_bilinear(x, spec.input_size)
+    elif x.shape[-1] != spec.input_size or x.shape[-2] != spec.input_size:
         antialias = spec.resize in ("bicubic", "bilinear")
         x = F.interpolate(x, size=(spec.input_size, spec.input_size), mode=spec.resize,
                           align_corners=False if spec.resize != "nearest" else None, antialias=antialias)

@@ -17,13 +17,12 @@ from torch import nn
 from .encoder import Encoder, build_encoder
 from .pooling import attn_pool, avg_pool, cls_pool, patch_mean, summary_pool
 from .spec import EncoderSpec, get_spec, register, register_loader
-from .weights import resolve_weights
+from .weights import import_dreamsim, resolve_weights
 
 # Normalisations (mean, std) applied to images in [0, 1].
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))          # timm pretrained_cfg
 OPENAI_CLIP = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
 HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))                          # SigLIP, PE; [-1, 1] for the VAE
-FID_INCEPTION = ((128 / 255,) * 3, (128 / 255,) * 3)                # torch-fidelity: (255 x - 128) / 128
 IDENTITY = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))                      # model normalises internally
 
 FID_INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -43,7 +42,7 @@ def _timm(name, paradigm, model, size, pool, dim, split, norm, **kwargs) -> Enco
 
 SPECS = tuple(register(s) for s in (
     EncoderSpec(name="inception", paradigm="supervised", loader="fid_inception", input_size=299,
-                dim=2048, pool="AVG", split="train", mean=FID_INCEPTION[0], std=FID_INCEPTION[1],
+                dim=2048, pool="AVG", split="train", resize="tf1_bilinear", mean=HALF[0], std=HALF[1],
                 checkpoint=FID_INCEPTION_URL,
                 options={"weights": {"url": FID_INCEPTION_URL, "file": FID_INCEPTION_FILE}}),
     _timm("convnext", "supervised", "convnextv2_base.fcmae_ft_in22k_in1k", 224, "AVG", 1024, "train",
@@ -262,16 +261,6 @@ def load_diffusers_vae(spec: EncoderSpec, weights: str | None) -> nn.Module:
 
 
 # --- DreamSim (optional package) ----------------------------------------------------------------------
-
-def import_dreamsim():
-    """The ``dreamsim.dreamsim`` constructor, or a clear error when the optional package is missing."""
-    try:
-        from dreamsim import dreamsim
-    except ImportError as err:
-        raise ImportError("encoder 'dreamsim' needs the optional package `dreamsim` (>=0.2, with peft): "
-                          "pip install dreamsim") from err
-    return dreamsim
-
 
 class DreamSimEncoder(nn.Module):
     """DreamSim ``embed`` of [0, 1] images (it normalises per backbone itself)."""

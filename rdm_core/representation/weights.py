@@ -138,11 +138,19 @@ def fetch_weights(spec: EncoderSpec, dest: str | os.PathLike) -> str:
         torch.hub.download_url_to_file(src["url"], str(tmp), progress=True)
         tmp.replace(target)
     else:  # package that downloads its own weights
-        from .paper import import_dreamsim
-
         import_dreamsim()(pretrained=True, device="cpu", cache_dir=str(target),
                           dreamsim_type=src.get("type", "ensemble"))
     return resolve_weights(spec, dest)
+
+
+def import_dreamsim():
+    """The ``dreamsim.dreamsim`` constructor, or a clear error when the optional package is missing."""
+    try:
+        from dreamsim import dreamsim
+    except ImportError as err:
+        raise ImportError("encoder 'dreamsim' needs the optional package `dreamsim` (>=0.2, with peft): "
+                          "pip install dreamsim") from err
+    return dreamsim
 
 
 def weights_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -19,12 +19,13 @@ from torch import Tensor
 
 from ..compare.kernels import median_sigma
 from ..compare.mmd import NystromBundle, irdm_loss
-from ..generators.flow import VelocityNet, train_flow
+from ..generators.flow import VelocityNet
 from ..generators.t2i import SHAPE, OneStepStudent, caption_net, load_t2i, save_t2i
 from ..reference.build import reference_config, text_pair_bundles
 from ..representation.joint import joint_features
 from .balance import UniformWeights
 from .experiment import LOOP_KEYS, config_section, run_loop, seeded
+from .flow import train_flow
 from .loop import battery_loss_fn, rollout_generator
 
 JOINT_KEYS = ("sigma_scale", "text_scale")

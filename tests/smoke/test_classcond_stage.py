@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 import yaml
 
 from conftest import ROOT, snakemake
@@ -12,6 +13,7 @@ from conftest import ROOT, snakemake
 TARGETS = ["table1", "table7", "table3", "table6", "fig5", "fig6", "fig_samples"]
 
 
+@pytest.mark.slow
 def test_classcond_stage_smoke(workflow_copy):
     proc = snakemake(workflow_copy, "--cores", "2", "--configfile=config/smoke.yaml", *TARGETS)
     assert proc.returncode == 0, proc.stdout

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import snakemake
 
 
+@pytest.mark.slow
 def test_mini_probes(workflow_copy):
     proc = snakemake(workflow_copy, "--cores", "2", "probes", timeout=900)
     assert proc.returncode == 0, proc.stdout

@@ -6,6 +6,7 @@ import json
 import re
 
 import pandas as pd
+import pytest
 
 from conftest import ROOT, snakemake
 
@@ -18,6 +19,7 @@ def test_toy_artifacts_share_cells(dry_workflow):
     assert counts["toy_cell"] == "20" and counts["toy_floor"] == "1"
 
 
+@pytest.mark.slow
 def test_toy_stage_smoke(workflow_copy):
     proc = snakemake(workflow_copy, "--cores", "2", "--configfile=config/smoke.yaml", "fig3", "fig4", "table4", "verify")
     assert proc.returncode == 0, proc.stdout

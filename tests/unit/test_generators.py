@@ -6,8 +6,9 @@ import json
 import torch
 from torch import nn
 
-from rdm_core.generators.flow import VelocityNet, sample, sample_noise, train_flow
+from rdm_core.generators.flow import VelocityNet, sample, sample_noise
 from rdm_core.generators.mini import OneStepGenerator
+from rdm_core.train.flow import train_flow
 
 
 def test_one_step_generator_shapes_range_and_determinism():

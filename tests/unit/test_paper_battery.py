@@ -74,8 +74,8 @@ def test_normalisations_are_the_models_own():
         assert tuple(cfg.mean) == get_spec(name).mean and tuple(cfg.std) == get_spec(name).std
     x = torch.full((1, 3, 299, 299), 128 / 255)
     x[..., 0, 0], x[..., 0, 1] = 0.0, 1.0
-    y = preprocess(x, get_spec("inception"))[0, 0, 0, :3]  # 299 px: no resize
-    assert torch.allclose(y, torch.tensor([-1.0, 127 / 128, 0.0]), atol=1e-6)  # (255 x - 128) / 128
+    y = preprocess(x, get_spec("inception"))[0, 0, 0, :3]  # 299 px: the TF-1 resize is the identity
+    assert torch.allclose(y, torch.tensor([-1.0, 1.0, 1 / 255]), atol=1e-6)  # official: 2 x - 1
     vae = get_spec("flux_vae")
     x = torch.zeros(1, 3, 256, 256)
     x[..., 128:] = 1.0

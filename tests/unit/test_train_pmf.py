@@ -53,6 +53,7 @@ def launch(root, name, ranks):
     return run
 
 
+@pytest.mark.slow
 def test_two_ranks_equal_one_process(run_files):
     tag = "pid"
     one = launch(run_files, f"one_{tag}", 1)

@@ -1,10 +1,10 @@
 """The multi-step baseline: a class-conditional flow-matching model on the train split."""
 
 from rdm_core.data.mnist import load_split
-from rdm_core.generators.flow import train_flow
 from rdm_core.generators.io import save_generator
 from rdm_core.io import write_json
 from rdm_core.runlog import rule_log
+from rdm_core.train.flow import train_flow
 from rdm_core.train.workdir import keyed_workdir
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
