@@ -6,12 +6,19 @@ omega, the guidance interval [t_min, t_max] and the time gap h = t - r, prepende
 learned position embedding over the whole sequence; blocks of RMSNorm + QK-normalised attention with 2-D
 RoPE on the patch tokens + SwiGLU MLP, both residual branches gated by zero-initialised vectors; a shared
 trunk followed by the average-velocity (u) head (the auxiliary v head is only needed to train pMF from
-scratch and is not built). The net predicts the clean image; u = (z - x_pred) / clamp(t, 0.05, 1).
+scratch and is not built). The net predicts the clean image; u = (z - x_pred) / clamp(t, 0.05, 1). The
+scalar conditions enter through sinusoidal features of the value itself (h, 1 - 1/omega, t_min, t_max in
+[0, 1]), as the released network was trained.
 
 One-step sampling: z ~ N(0, noise_scale^2 I), t = 1, r = 0, x = z - u(z, t=1, h=1, omega, t_min, t_max, y),
-images in [-1, 1] mapped to [0, 1]. CFG is an input of the net (omega = 7.0 on [0.2, 0.6] for pMF-H).
-Module and parameter names follow the architecture's own vocabulary so a released state dict maps by name;
-:func:`load_pmf_state` reports every key that does not.
+images in [-1, 1] mapped to [0, 1]. CFG is an input of the net (omega = 7.0 on [0.2, 0.6] for pMF-H). The
+official trainer and renderer draw standard-normal noise (noise_scale 1.0 = img_size / 256, the pMF default);
+FD-Loss's own sampler scales it by 2.0 for pMF-H.
+
+The state dict has the key layout of the released checkpoints after the official converter
+(``<layer>.linear.weight``, ``y_embedder.embedding_table.embedding.weight``, tokens [N, D]), so a released file
+loads by name; :func:`convert_checkpoint` maps the upstream spellings and :func:`load_pmf_state` names every key
+that still does not fit.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import pickle
 from typing import Mapping
 
 import torch
@@ -56,6 +64,23 @@ class MiTConfig:
         """Conditioning tokens before the patch tokens."""
         return self.class_tokens + self.cfg_tokens + 2 * self.interval_tokens + self.time_tokens
 
+    @property
+    def mlp_width(self) -> int:
+        """SwiGLU width: hidden x mlp_ratio, rounded up to a multiple of 8 above hidden 1024 (3416 at MiT-H)."""
+        width = int(self.hidden * self.mlp_ratio)
+        return -(-width // 8) * 8 if self.hidden > 1024 else width
+
+
+class Dense(nn.Module):
+    """A linear layer stored one level down (``<name>.linear.weight``), the released checkpoints' layout."""
+
+    def __init__(self, d_in: int, d_out: int, bias: bool = True):
+        super().__init__()
+        self.linear = nn.Linear(d_in, d_out, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x)
+
 
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float = 1e-6):
@@ -65,44 +90,55 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x32 = x.float()
-        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype) * self.weight
+        return (self.weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps))).to(x.dtype)
 
 
 class SwiGLU(nn.Module):
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.w1, self.w3 = nn.Linear(dim, hidden), nn.Linear(dim, hidden)
-        self.w2 = nn.Linear(hidden, dim)
+        self.w1, self.w3, self.w2 = Dense(dim, hidden, False), Dense(dim, hidden, False), Dense(hidden, dim, False)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
 class TimestepEmbedder(nn.Module):
-    """Scalar -> sinusoidal features (256) -> MLP -> hidden."""
+    """Scalar s -> [cos(s f), sin(s f)] over 128 log-spaced frequencies f in (1e-4, 1] -> MLP -> hidden."""
 
     def __init__(self, hidden: int, n_freq: int = 256):
         super().__init__()
         self.n_freq = n_freq
-        self.mlp = nn.Sequential(nn.Linear(n_freq, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.mlp = nn.Sequential(Dense(n_freq, hidden), nn.SiLU(), Dense(hidden, hidden))
 
     def forward(self, t: Tensor) -> Tensor:
         half = self.n_freq // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-        args = t.float()[:, None] * 1000.0 * freqs[None]
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half).to(t.device)
+        args = t.float()[:, None] * freqs[None]
         return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], -1))
+
+
+class LabelEmbedder(nn.Module):
+    """Class id -> hidden; the table has one extra row, the null class of CFG."""
+
+    def __init__(self, num_classes: int, hidden: int):
+        super().__init__()
+        self.embedding_table = nn.Module()
+        self.embedding_table.embedding = nn.Embedding(num_classes + 1, hidden)
+
+    def forward(self, y: Tensor) -> Tensor:
+        return self.embedding_table.embedding(y)
 
 
 def rope_2d(head_dim: int, grid: int, theta: float = 10000.0) -> Tensor:
     """cos/sin tables [grid^2, head_dim / 2, 2] of the 2-D rotary embedding: half the rotation pairs
-    follow the patch row, half the column."""
+    follow the patch row, half the column (angles in fp32, as the released network was trained)."""
     quarter = head_dim // 4
-    freqs = 1.0 / theta ** (torch.arange(quarter, dtype=torch.float64) / quarter)
-    pos = torch.arange(grid, dtype=torch.float64)
+    freqs = 1.0 / theta ** (torch.arange(quarter, dtype=torch.float32) / quarter)
+    pos = torch.arange(grid, dtype=torch.float32)
     rows = (pos[:, None, None] * freqs).expand(grid, grid, quarter)
     cols = (pos[None, :, None] * freqs).expand(grid, grid, quarter)
     angles = torch.cat([rows, cols], -1).reshape(grid * grid, 2 * quarter)
-    return torch.stack([angles.cos(), angles.sin()], -1).float()
+    return torch.stack([angles.cos(), angles.sin()], -1)
 
 
 def apply_rope(x: Tensor, table: Tensor) -> Tensor:
@@ -120,8 +156,7 @@ class Attention(nn.Module):
     def __init__(self, hidden: int, heads: int):
         super().__init__()
         self.heads, self.head_dim = heads, hidden // heads
-        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(hidden, hidden, bias=False)
-                                                                 for _ in range(4))
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (Dense(hidden, hidden, False) for _ in range(4))
         self.q_norm, self.k_norm = RMSNorm(self.head_dim), RMSNorm(self.head_dim)
 
     def forward(self, x: Tensor, rope: Tensor) -> Tensor:
@@ -136,12 +171,12 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm attention and SwiGLU, each residual branch gated by a zero-initialised vector."""
 
-    def __init__(self, hidden: int, heads: int, mlp_ratio: float):
+    def __init__(self, cfg: MiTConfig):
         super().__init__()
-        self.norm1, self.attn = RMSNorm(hidden), Attention(hidden, heads)
-        self.norm2, self.mlp = RMSNorm(hidden), SwiGLU(hidden, int(hidden * mlp_ratio))
-        self.attn_scale = nn.Parameter(torch.zeros(hidden))
-        self.mlp_scale = nn.Parameter(torch.zeros(hidden))
+        self.norm1, self.attn = RMSNorm(cfg.hidden), Attention(cfg.hidden, cfg.heads)
+        self.norm2, self.mlp = RMSNorm(cfg.hidden), SwiGLU(cfg.hidden, cfg.mlp_width)
+        self.attn_scale = nn.Parameter(torch.zeros(cfg.hidden))
+        self.mlp_scale = nn.Parameter(torch.zeros(cfg.hidden))
 
     def forward(self, x: Tensor, rope: Tensor) -> Tensor:
         x = x + self.attn(self.norm1(x), rope) * self.attn_scale
@@ -154,7 +189,7 @@ class BottleneckPatchEmbed(nn.Module):
     def __init__(self, cfg: MiTConfig):
         super().__init__()
         p = cfg.patch_size
-        self.proj1 = nn.Conv2d(cfg.in_channels, cfg.bottleneck, p, p, bias=False)
+        self.proj1 = nn.Conv2d(cfg.in_channels, cfg.bottleneck, p, p)
         self.proj2 = nn.Conv2d(cfg.bottleneck, cfg.hidden, 1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -165,9 +200,9 @@ class FinalLayer(nn.Module):
     def __init__(self, cfg: MiTConfig):
         super().__init__()
         self.norm = RMSNorm(cfg.hidden)
-        self.linear = nn.Linear(cfg.hidden, cfg.patch_size ** 2 * cfg.in_channels)
-        nn.init.zeros_(self.linear.weight)
-        nn.init.zeros_(self.linear.bias)
+        self.linear = Dense(cfg.hidden, cfg.patch_size ** 2 * cfg.in_channels)
+        nn.init.zeros_(self.linear.linear.weight)
+        nn.init.zeros_(self.linear.linear.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear(self.norm(x))
@@ -183,16 +218,15 @@ class MiT(nn.Module):
         self.x_embedder = BottleneckPatchEmbed(cfg)
         self.h_embedder, self.omega_embedder = TimestepEmbedder(D), TimestepEmbedder(D)
         self.cfg_t_start_embedder, self.cfg_t_end_embedder = TimestepEmbedder(D), TimestepEmbedder(D)
-        self.y_embedder = nn.Embedding(cfg.num_classes + 1, D)  # the last row is the null class of CFG
-        token = lambda n: nn.Parameter(torch.randn(1, n, D) / math.sqrt(D))  # noqa: E731
+        self.y_embedder = LabelEmbedder(cfg.num_classes, D)
+        token = lambda n: nn.Parameter(torch.randn(n, D) / math.sqrt(D))  # noqa: E731
         self.class_tokens, self.omega_tokens = token(cfg.class_tokens), token(cfg.cfg_tokens)
         self.t_min_tokens, self.t_max_tokens = token(cfg.interval_tokens), token(cfg.interval_tokens)
         self.time_tokens = token(cfg.time_tokens)
         self.pos_embed = nn.Parameter(0.02 * torch.randn(1, cfg.prefix + cfg.grid ** 2, D))
         self.register_buffer("rope", rope_2d(D // cfg.heads, cfg.grid), persistent=False)
-        shared = cfg.depth - cfg.head_depth
-        self.shared_blocks = nn.ModuleList(Block(D, cfg.heads, cfg.mlp_ratio) for _ in range(shared))
-        self.u_heads = nn.ModuleList(Block(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.head_depth))
+        self.shared_blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth - cfg.head_depth))
+        self.u_heads = nn.ModuleList(Block(cfg) for _ in range(cfg.head_depth))
         self.u_final_layer = FinalLayer(cfg)
 
     def unpatchify(self, tokens: Tensor) -> Tensor:
@@ -218,20 +252,27 @@ class MiT(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class Guidance:
-    """Class-conditional sampling settings of pMF-H (SPEC 4.1)."""
+    """Class-conditional sampling settings of pMF-H (SPEC 4.1); noise_scale 1.0 is the official iRDM rollout's."""
 
     omega: float = 7.0
     t_min: float = 0.2
     t_max: float = 0.6
-    noise_scale: float = 2.0
+    noise_scale: float = 1.0
+
+
+PRECISIONS = ("bf16", "fp32")
 
 
 class OneStepPMF(nn.Module):
-    """x = z - u(z, t=1, h=1): a one-step class-conditional generator with images in [0, 1]."""
+    """x = z - u(z, t=1, h=1): a one-step class-conditional generator with images in [0, 1]. ``precision`` "bf16"
+    runs the net under bf16 autocast on CUDA, as the official generator does (fp32 on the CPU); "fp32" never
+    autocasts."""
 
-    def __init__(self, net: MiT, guidance: Guidance = Guidance()):
+    def __init__(self, net: MiT, guidance: Guidance = Guidance(), precision: str = "bf16"):
         super().__init__()
-        self.net, self.guidance = net, guidance
+        if precision not in PRECISIONS:
+            raise ValueError(f"pMF-H precision must be one of {PRECISIONS}, not {precision!r}")
+        self.net, self.guidance, self.precision = net, guidance, precision
 
     def noise(self, n: int, generator: torch.Generator, device: str | torch.device = "cpu") -> Tensor:
         c, s = self.net.cfg.in_channels, self.net.cfg.input_size
@@ -240,43 +281,88 @@ class OneStepPMF(nn.Module):
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         g = self.guidance
         full = lambda v: torch.full((z.shape[0],), float(v), device=z.device)  # noqa: E731
-        u = self.net(z, full(1.0), full(1.0), full(g.omega), full(g.t_min), full(g.t_max), y)
-        return ((z - u).clamp(-1, 1) + 1) / 2
+        bf16 = self.precision == "bf16" and z.device.type == "cuda"
+        with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16):
+            x = z - self.net(z, full(1.0), full(1.0), full(g.omega), full(g.t_min), full(g.t_max), y)
+        return (x * 0.5 + 0.5).clamp(0, 1)
 
 
-def load_pmf_state(model: MiT, state: Mapping[str, Tensor], source: str | os.PathLike) -> None:
-    """Load a MiT state dict, unwrapping common checkpoint containers ("model", "ema", "state_dict", a
-    "net." prefix) and ignoring the auxiliary v head; any other mismatch raises, naming the keys."""
-    for key in ("model", "state_dict", "net"):
+V_HEAD = ("v_heads.", "v_final_layer.")  # the auxiliary head of a training checkpoint, not built here
+
+
+def convert_checkpoint(state: Mapping) -> dict[str, Tensor]:
+    """A pMF checkpoint's MiT state dict in our layout: the weights of a ``{"model": ...}`` (or
+    ``{"state_dict": ...}``) container with any ``module.`` / ``net.`` prefix removed, the upstream spellings
+    ``._flax_linear.`` / ``._flax_embedding.`` renamed ``.linear.`` / ``.embedding.``, tokens [1, N, D] squeezed
+    to [N, D], and the ``rope_freqs`` buffer and the v head dropped (what the official converter accepts)."""
+    for key in ("model", "state_dict"):
         if isinstance(state.get(key), Mapping):
             state = state[key]
-    state = {k.removeprefix("module.").removeprefix("net."): v for k, v in state.items()}
-    state = {k: v for k, v in state.items() if not k.startswith(("v_heads.", "v_final_layer."))}
+    out = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.").removeprefix("net.")
+        key = key.replace("._flax_linear.", ".linear.").replace("._flax_embedding.", ".embedding.")
+        if "rope_freqs" in key or key.startswith(V_HEAD):
+            continue
+        if key.endswith("_tokens") and value.dim() == 3 and value.shape[0] == 1:
+            value = value[0]
+        out[key] = value
+    return out
+
+
+def load_pmf_state(model: MiT, state: Mapping, source: str | os.PathLike) -> None:
+    """Load a pMF checkpoint (any layout :func:`convert_checkpoint` maps) into ``model``; any other mismatch
+    raises, naming the keys."""
+    state = convert_checkpoint(state)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+                    for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or shapes:
         show = lambda keys: ", ".join(keys[:5]) + (f" (+{len(keys) - 5})" if len(keys) > 5 else "")  # noqa: E731
         raise ValueError(f"{source}: not a MiT checkpoint of this configuration; missing keys: "
                          f"{show(missing) or 'none'}; unexpected: {show(unexpected) or 'none'}; "
-                         f"shape mismatches: {show(shapes) or 'none'}")
+                         f"shape mismatches (file vs model): {show(shapes) or 'none'}")
     model.load_state_dict(state)
 
 
-def load_pmf(path: str | os.PathLike, cfg: MiTConfig = MiTConfig(), guidance: Guidance = Guidance()) -> OneStepPMF:
-    """The one-step pMF generator from a checkpoint file (.pth / .pt via torch.load, or .safetensors)."""
+def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> Mapping:
+    """The contents of a .safetensors or torch checkpoint file. A torch file that ``weights_only`` loading
+    refuses (pickled objects besides tensors, as training checkpoints may hold) is unpickled only when ``trusted``."""
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import load_file
+        return load_file(str(path))
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if not trusted:
+            lines = [ln.strip() for ln in str(err).splitlines() if "WeightsUnpickler error" in ln]
+            reason = (lines or [str(err).strip().splitlines()[-1]])[0][:200]
+            raise ValueError(f"{path}: safe loading (torch.load weights_only=True) refuses the checkpoint: it "
+                             f"holds pickled objects besides tensors ({reason}). Unpickling can run code: only if "
+                             "you trust the file's source, set imagenet.generator.trusted: true in the config"
+                             ) from err
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def load_pmf(path: str | os.PathLike, cfg: MiTConfig = MiTConfig(), guidance: Guidance = Guidance(),
+             precision: str = "bf16", trusted: bool = False) -> OneStepPMF:
+    """The one-step pMF generator from a checkpoint file (.pth / .pt, or .safetensors); ``trusted`` allows a
+    pickled file (see :func:`read_checkpoint`)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"pMF-H checkpoint {path} is missing; fetch it with the fetch_generators rule "
                                 "(snakemake --cores 1 --configfile=config/paper.yaml fetch_generators)")
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import load_file
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
     net = MiT(cfg)
-    load_pmf_state(net, state, path)
-    return OneStepPMF(net, guidance)
+    load_pmf_state(net, read_checkpoint(path, trusted), path)
+    return OneStepPMF(net, guidance, precision)
+
+
+def load_configured_pmf(path: str | os.PathLike, settings: Mapping) -> OneStepPMF:
+    """:func:`load_pmf` with the ``imagenet.generator`` settings as the rules pass them (mit, guidance, precision,
+    trusted)."""
+    return load_pmf(path, MiTConfig(**settings["mit"]), Guidance(**settings["guidance"]), settings["precision"],
+                    settings["trusted"])
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ timm and Inception loaders accept ``None`` for a random initialisation (shape ch
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import torch
@@ -76,7 +77,8 @@ SPECS = tuple(register(s) for s in (
     EncoderSpec(name="cradiov3_l", paradigm="agglomerative", loader="hf_remote_summary", input_size=256,
                 dim=3072, pool="SUMMARY", split="heldout", mean=IDENTITY[0], std=IDENTITY[1],
                 checkpoint="nvidia/C-RADIOv3-L",
-                options={"weights": {"repo": "nvidia/C-RADIOv3-L", "files": ("config.json",)}}),
+                options={"weights": {"repo": "nvidia/C-RADIOv3-L", "files": ("config.json",)},
+                         "imports": ("einops",)}),   # what its own Hugging Face code imports besides ours
     EncoderSpec(name="flux_vae", paradigm="autoencoding", loader="diffusers_vae", input_size=256,
                 dim=1024, pool="PATCH_MEAN", split="heldout", resize="bilinear", mean=HALF[0],
                 std=HALF[1], checkpoint="black-forest-labs/FLUX.1-schnell/vae",
@@ -227,6 +229,10 @@ def load_hf_remote_summary(spec: EncoderSpec, weights: str | None) -> nn.Module:
     identity. The summary width is only known after a forward pass."""
     from transformers import AutoModel
 
+    missing = [m for m in spec.options.get("imports", ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"encoder '{spec.name}': its Hugging Face code imports {missing}, which are not "
+                          "installed: pip install -e '.[paper]'")
     model = AutoModel.from_pretrained(_needs_weights(spec, weights), trust_remote_code=True,
                                       local_files_only=True, dtype=torch.float32,
                                       **spec.options.get("kwargs", {}))

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..compare.mmd import NystromBundle, irdm_loss
-from ..generators.pmf import Guidance, MiTConfig, OneStepPMF, load_pmf
+from ..generators.pmf import OneStepPMF, load_configured_pmf
 from ..io import read_json, save_tensors, write_json
 from .balance import PIDLagrangian, UniformWeights
 from .distributed import average_grads, gather_rows, init_from_env, rank_block
@@ -105,7 +105,7 @@ def save_pmf(path: str | Path, generator: OneStepPMF, made_by: Mapping) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run one arm from RUN.json: {"base", "mit", "guidance", "encoders", "scale_dir", "weights_dir",
+    """Run one arm from RUN.json: {"base", "mit", "guidance", "precision", "trusted", "encoders", "scale_dir", "weights_dir",
     "cfg", "workdir", "weights", "done", "made_by"} (written by the ``irdm_arm`` rule's script)."""
     from ..reference.build import load_reference
     from ..reference.banks import reference_dir
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     run = read_json((argv or sys.argv[1:])[0])
     rank, world, device = init_from_env()
     log = print if rank == 0 else (lambda msg: None)
-    generator = load_pmf(run["base"], MiTConfig(**run["mit"]), Guidance(**run["guidance"])).to(device).train()
+    generator = load_configured_pmf(run["base"], run).to(device).train()
     refs = {n: load_reference(reference_dir(run["scale_dir"], n)) for n in run["encoders"]}
     encoders = {n: autocast_encoder(n, load_battery_encoder(n, run["scale_dir"], run["weights_dir"])[0].to(device),
                                     device) for n in run["encoders"]}

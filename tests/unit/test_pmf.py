@@ -87,7 +87,8 @@ def test_load_errors_name_the_file_and_keys(tmp_path):
     state.pop("pos_embed")
     state["x_embedder.proj1.weight"] = torch.zeros(1)
     torch.save(state, tmp_path / "bad.pth")
-    with pytest.raises(ValueError, match=r"bad\.pth.*missing keys: pos_embed.*shape mismatches: x_embedder"):
+    with pytest.raises(ValueError, match=r"bad\.pth.*missing keys: pos_embed.*shape mismatches \(file vs model\): "
+                                         r"x_embedder\.proj1\.weight \(1,\) vs \(8, 3, 8, 8\)"):
         load_pmf(tmp_path / "bad.pth", TINY)
 
 

@@ -39,6 +39,7 @@ def run_files(tmp_path_factory):
 def launch(root, name, ranks):
     """Run one arm through torchrun with ``ranks`` gloo processes; returns the RUN.json contents."""
     run = {"base": str(root / "base.pth"), "mit": vars(TINY), "guidance": {"noise_scale": 1.0},
+           "precision": "bf16", "trusted": False,
            "encoders": [ENCODER], "scale_dir": str(root), "weights_dir": None,
            "cfg": {"steps": 3, "lr": 1e-3, "grad_clip": 2.0, "checkpoint_every": 2, "seed": 0, "rollout": 8,
                    "chunk": 2, "pid": True, "n_classes": 10},

@@ -9,7 +9,8 @@ wildcard_constraints:
     which="base|released",
 
 PMF = CC["generator"]
-PMF_ARCH = {"mit": {**PMF["mit"], "num_classes": CC["n_classes"]}, "guidance": PMF["guidance"]}
+PMF_ARCH = {"mit": {**PMF["mit"], "num_classes": CC["n_classes"]}, "guidance": PMF["guidance"],
+            "precision": PMF["precision"], "trusted": PMF["trusted"]}
 TRAIN_JOB, SAMPLE_JOB = CC["compute"]["train"], CC["compute"]["sample"]
 
 

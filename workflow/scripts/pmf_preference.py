@@ -5,7 +5,7 @@ from torchvision.models import ResNet50_Weights
 
 from rdm_core.eval.pickscore import load_pickscore
 from rdm_core.eval.preference import head_to_heads
-from rdm_core.generators.pmf import Guidance, MiTConfig, load_pmf, render
+from rdm_core.generators.pmf import load_configured_pmf, render
 from rdm_core.io import write_json
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.runlog import rule_log
@@ -19,8 +19,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
                             resolve_t2i_weights("pickscore_processor", p.weights_dir), p.device)
     scores = {}
     for gen in (p.player, *p.opponents):
-        model = load_pmf(snakemake.input[gen], MiTConfig(**p.generator["mit"]),
-                         Guidance(**p.generator["guidance"])).to(p.device).eval()
+        model = load_configured_pmf(snakemake.input[gen], p.generator).to(p.device).eval()
         pixels = render(model, labels, p.seed, p.batch, p.device).numpy()
         scores[gen] = torch.cat([scorer.score(pixels[i:i + p.batch], prompts[i:i + p.batch])
                                  for i in range(0, len(prompts), p.batch)])

@@ -5,7 +5,7 @@ import torch
 
 from rdm_core.data.npz import save_npz_batch, to_pixels
 from rdm_core.data.sources import real_split
-from rdm_core.generators.pmf import Guidance, MiTConfig, load_pmf, render
+from rdm_core.generators.pmf import load_configured_pmf, render
 from rdm_core.runlog import rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
@@ -17,8 +17,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
             n += len(pixels[-1])
         save_npz_batch(snakemake.output[0], torch.cat(pixels)[:p.n])
     else:
-        model = load_pmf(snakemake.input.weights[0], MiTConfig(**p.generator["mit"]),
-                         Guidance(**p.generator["guidance"])).to(p.device).eval()
+        model = load_configured_pmf(snakemake.input.weights[0], p.generator).to(p.device).eval()
         labels = torch.randint(p.n_classes, (p.n,), generator=torch.Generator().manual_seed(p.seed))
         save_npz_batch(snakemake.output[0], render(model, labels, p.seed, p.batch, p.device), labels)
     log.info("%s: %d samples -> %s", gen, p.n, snakemake.output[0])
