@@ -104,6 +104,37 @@ def test_toy_view_reads_seeds_and_borrows_the_spread(tmp_path):
     assert CLAIMS["table4_nystrom_first"].check(v, {})[0] == nz.NOISE
 
 
+def test_toy_cells_outside_the_replicated_ones_borrow_the_pooled_relative_spread(tmp_path):
+    noise = toy_results(tmp_path, {"mmd_nystrom": [0.031, 0.027], "mmd_exact": [0.030, 0.026]})
+    noise["toy"]["distances"] = ["mmd_exact", "mmd_nystrom"]
+    v = toy_view_ours(tmp_path, noise)
+    num = den = 0.0                                  # pooled s.d. of value / mean over the two replicated cells
+    for vals in ((0.027, 0.030, 0.026), (0.029, 0.031, 0.027)):
+        m = sum(vals) / 3
+        num += sum((x / m - 1.0) ** 2 for x in vals)
+        den += 2
+    rel = math.sqrt(num / den)
+    sw = v["cells"]["sw", 128]["med_dist"]
+    assert sw.values == (0.14,) and sw.borrowed_sd == pytest.approx(rel * 0.14, rel=1e-12)
+    assert v["cells"]["sw", 8]["med_dist"].borrowed_sd == pytest.approx(rel * 0.42, rel=1e-12)
+    assert v["cells"]["mmd_exact", 8]["med_dist"].borrowed_sd == pytest.approx(statistics.stdev((0.027, 0.030, 0.026)))
+    assert v["cells"]["drifting", 128]["recall"].borrowed_sd == 0.0   # recall 1.0 at every replicated seed
+    assert toy_view_ours(tmp_path, noise | {"toy": noise["toy"] | {"seeds": []}})["cells"]["sw", 128]["med_dist"].sd is None
+
+
+def test_t2i_claims_compare_through_the_rule():
+    v = {"geneval": {"student_joint": 0.07, "teacher_nfe4": 0.065, "student_marginal": 0.07},
+         "pickscore": {"student_joint": 2.08, "teacher_nfe4": 4.59}, "k": K}
+    verdict, text = CLAIMS["t2i_student_passes_teacher"].check(v, {})
+    assert verdict == nz.FAILS and "(holds)" in text and "(fails)" in text    # GenEval above, PickScore below
+    v["geneval"]["student_joint"] = nz.Measured((0.07, 0.06, 0.08))
+    v["pickscore"]["student_joint"] = nz.Measured((4.7, 4.6, 4.8))
+    assert CLAIMS["t2i_student_passes_teacher"].check(v, {})[0] == nz.NOISE  # 0.005 above at se 0.006
+    assert CLAIMS["t2i_joint_beats_marginal"].check(v, {})[0] == nz.NOISE
+    assert CLAIMS["t2i_joint_beats_marginal"].check({"geneval": {"student_joint": 0.06, "student_marginal": 0.07}},
+                                                    {})[0] == nz.FAILS
+
+
 def test_toy_claim_fails_beyond_noise(tmp_path):
     noise = toy_results(tmp_path, {"mmd_nystrom": [0.0291, 0.0289], "mmd_exact": [0.0201, 0.0199]})
     v = toy_view_ours(tmp_path, noise)

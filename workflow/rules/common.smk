@@ -137,7 +137,7 @@ def replicate_seeds(seed):
     return [seed + r for r in range(1, config["replicates"])]
 
 
-TOY_REPLICATED = {"distances": config["toy"]["fig3"]["distances"], "batch": config["toy"]["table4"]["batch_size"],
+TOY_REPLICATED = {"distances": config["toy"]["table4"]["replicated"], "batch": config["toy"]["table4"]["batch_size"],
                   "seeds": replicate_seeds(config["toy"]["train"]["seed"])}
 CC_REPLICATED = {"gens": list(CC_TABLE3.values()) if CLASSCOND and not CC_PAPER else [],  # mini arms only
                  "seeds": replicate_seeds(CC["seed"])}
