@@ -60,7 +60,10 @@ def _view(**over):
 
 
 def check(cid, view):
-    return CLAIMS[cid].check(view, {})[0]
+    """True for holds, False for fails (these views are exact: one seed, no spread)."""
+    verdict = CLAIMS[cid].check(view, {})[0]
+    assert verdict in ("holds", "fails"), (cid, verdict)
+    return verdict == "holds"
 
 
 def test_claims_hold_on_good_numbers():
@@ -84,6 +87,10 @@ def test_claims_fail_on_bad_numbers():
     above = dict(EVALS, gaming=ev(2.1, 1.2, 1.4))  # no drop below 1, held-out better than iRDM
     game = cc.gaming_table(above, ["warmstart", "irdm", "gaming"], ["b"], ORDER, HELD, ENC).set_index("generator")
     assert not check("gaming_below_one_trained_only", _view(gaming=game))
+    text = CLAIMS["gaming_below_one_trained_only"].check(_view(gaming=game), {})[1]
+    assert "b: warm start 2.200 -> 1.200, 83% of the way to 1.00 (fails below 1.00)" in text   # (2.2 - 1.2) / 1.2
+    assert "why it stops short" in text
+    assert "why" not in CLAIMS["gaming_below_one_trained_only"].check(_view(), {})[1]
     assert not check("gaming_trained_improves_most", _view(gaming=game))
     assert not check("gaming_beats_irdm_on_gamed_only", _view(gaming=game))
     assert not check("irdm_preferred_over_warmstart", _view(preference={"warmstart": 0.45, "real": 0.3}))

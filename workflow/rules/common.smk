@@ -131,6 +131,23 @@ CC_REPORT = {"names": config["battery"]["names"], "train_encoders": TRAIN_ENCODE
              "arm_encoders": {arm: arm_encoders(arm) for arm in IRDM_ARMS}}
 
 
+# Replicate seeds (config `replicates`): the runs VERIFY's comparisons rest on run again at seeds s + 1, ... beside
+# their primary seed s, one job each (workflow/rules/toy.smk, train.smk); VERIFY reads their spread.
+def replicate_seeds(seed):
+    return [seed + r for r in range(1, config["replicates"])]
+
+
+TOY_REPLICATED = {"distances": config["toy"]["table4"]["replicated"], "batch": config["toy"]["table4"]["batch_size"],
+                  "seeds": replicate_seeds(config["toy"]["train"]["seed"])}
+CC_REPLICATED = {"gens": list(CC_TABLE3.values()) if CLASSCOND and not CC_PAPER else [],  # mini arms only
+                 "seeds": replicate_seeds(CC["seed"])}
+REPLICATE_FILES = [
+    *(f"{RES}/metrics/toy/seeds/{d}_B{TOY_REPLICATED['batch']}_seed{s}.json"
+      for d in TOY_REPLICATED["distances"] for s in TOY_REPLICATED["seeds"]),
+    *(f"{RES}/metrics/eval/{g}_seed{s}.json" for g in CC_REPLICATED["gens"] for s in CC_REPLICATED["seeds"]),
+]
+
+
 def generator_weights(gen):
     """The weights file a generator id samples from (the flow's for every NFE; none for the real images; at paper
     scale the fetched pMF-H base for the warm start and, with use_released, the released iRDM checkpoint)."""

@@ -15,6 +15,7 @@ localrules:
 rule verify:
     input:
         artifacts=ALL_ARTIFACT_FILES,
+        replicates=REPLICATE_FILES,
         numbers="config/paper_numbers.yaml",
         table="config/artifacts.yaml",
     output:
@@ -22,6 +23,7 @@ rule verify:
     params:
         scale=SCALE,
         results=lambda wildcards, output: os.path.dirname(output[0]),
+        noise={"k": config["noise_k"], "toy": TOY_REPLICATED, "classcond": CC_REPLICATED},
     log:
         f"{WORK}/logs/verify.log",
     conda:

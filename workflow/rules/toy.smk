@@ -1,8 +1,10 @@
-# The spiral diagnostic: one job per (distance, batch) cell; every artifact that uses a cell shares it.
+# The spiral diagnostic: one job per (distance, batch) cell; every artifact that uses a cell shares it. A replicate
+# (toy_replicate) is the same cell trained at another seed, for VERIFY's spread.
 
 wildcard_constraints:
     distance="frechet|sw|drifting|mmd_rff|mmd_exact|mmd_nystrom",
     batch=r"\d+",
+    seed=r"\d+",
 
 
 rule toy_cell:
@@ -23,6 +25,18 @@ rule toy_cell:
         ENV
     script:
         "../scripts/toy_cell.py"
+
+
+use rule toy_cell as toy_replicate with:
+    output:
+        metrics=f"{RES}/metrics/toy/seeds/{{distance}}_B{{batch}}_seed{{seed}}.json",
+        samples=f"{WORK}/toy/seeds/{{distance}}_B{{batch}}_seed{{seed}}.safetensors",
+    params:
+        toy=lambda wildcards: TOY_RUN | {"train": TOY_RUN["train"] | {"seed": int(wildcards.seed)}},
+    log:
+        f"{WORK}/logs/toy/seeds/{{distance}}_B{{batch}}_seed{{seed}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/toy/seeds/{{distance}}_B{{batch}}_seed{{seed}}.tsv"
 
 
 rule toy_floor:

@@ -4,7 +4,8 @@
 
 wildcard_constraints:
     arm="|".join(IRDM_ARMS),
-    gen="|".join(["real", "warmstart", r"flow_nfe\d+", *IRDM_ARMS]),
+    gen="|".join(["real", "warmstart", r"flow_nfe\d+", *IRDM_ARMS, *(rf"{g}_seed\d+" for g in CC_REPLICATED["gens"])]),
+    seed=r"\d+",
 
 
 rule warmstart:
@@ -111,6 +112,21 @@ rule irdm_arm:
         ENV
     script:
         "../scripts/cc_irdm_arm.py"
+
+
+# A replicate: the same arm post-trained from the same warm start at another seed (its rollouts), for VERIFY's spread.
+use rule irdm_arm as irdm_replicate with:
+    output:
+        weights=f"{CC_DIR}/weights/{{arm}}_seed{{seed}}.safetensors",
+        done=f"{CC_DIR}/weights/{{arm}}_seed{{seed}}.done.json",
+    params:
+        cfg=lambda wildcards: arm_settings(wildcards.arm) | {"seed": int(wildcards.seed)},
+        workdir=lambda wildcards: f"{WORK}/work/irdm_arm/{wildcards.arm}_seed{wildcards.seed}",
+        scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.weights))),
+    log:
+        f"{WORK}/logs/classcond/irdm_arm_{{arm}}_seed{{seed}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/classcond/irdm_arm_{{arm}}_seed{{seed}}.tsv"
 
 
 rule samples:

@@ -16,6 +16,6 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     encoders = {n: load_battery_encoder(n, p.scale_dir)[0] for n in p.cfg["encoders"]}
     model = train_irdm(generator, encoders, joint["bundles"], joint["floors"] if p.cfg["pid"] else None, p.cfg,
                        keyed_workdir(p.workdir, p.cfg), log=log.info)
-    made_by = {"rule": "irdm_arm", "arm": snakemake.wildcards.arm, "config": p.cfg}
+    made_by = {"rule": snakemake.rule, "arm": snakemake.wildcards.arm, "config": p.cfg}
     save_generator(snakemake.output.weights, model, made_by)
     write_json(snakemake.output.done, {**made_by, "steps": p.cfg["steps"]})

@@ -1,4 +1,4 @@
-"""VERIFY.md: every artifact's numbers beside the paper's, and every claim marked holds or fails."""
+"""VERIFY.md: every artifact's numbers beside the paper's, and every claim marked holds, fails or within noise."""
 
 import yaml
 
@@ -9,4 +9,5 @@ from rdm_core.runlog import rule_log
 with rule_log(snakemake.log[0]):
     numbers = yaml.safe_load(open(snakemake.input.numbers))
     artifacts = yaml.safe_load(open(snakemake.input.table))
-    write_text(snakemake.output[0], build_verify(snakemake.params.results, numbers, artifacts, snakemake.params.scale))
+    write_text(snakemake.output[0], build_verify(snakemake.params.results, numbers, artifacts, snakemake.params.scale,
+                                                     snakemake.params.noise))
