@@ -73,6 +73,7 @@ def classcond_view_ours(results: Path) -> dict:
     if (tables / "table6_batch.csv").exists():
         t6 = pd.read_csv(tables / "table6_batch.csv")
         view["batch"] = dict(zip(t6["N"].astype(int), t6[sw_col]))
+        view["batch_budget"] = str(t6["budget"].iloc[0])
     if (tables / "fig5_gaming.csv").exists():
         view["gaming"] = pd.read_csv(tables / "fig5_gaming.csv").set_index("generator")
     if (tables / "fig6_preference.csv").exists():
@@ -245,7 +246,8 @@ def _(v, numbers):
     interior = best not in (ns[0], ns[-1])
     kind = "interior optimum" if interior else ("monotone gain" if monotone else "neither")
     text = ", ".join(f"N={n}: {s:.3f}" for n, s in by_n.items())
-    return bool(len(ns) >= 3 and (interior or monotone)), f"{kind} (best N={best}); {text}"
+    budget = f"matched on {v['batch_budget']}; " if "batch_budget" in v else ""
+    return bool(len(ns) >= 3 and (interior or monotone)), f"{budget}{kind} (best N={best}); {text}"
 
 
 def _gaming(v):

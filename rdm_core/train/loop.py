@@ -115,8 +115,9 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
     steps AdamW; the controller updates after every step, a skipped one too (as the official loop), its
     weights used on the next step. The gradient is divided by ``cfg.grad_divisor`` before the clip. A
     step with a non-finite loss, raw loss or grad norm is skipped and counted; ``cfg.max_bad_steps`` in a
-    row raise. With ``cfg.seconds`` the run stops once its training time reaches that budget. ``workdir/metrics.jsonl`` gets one JSON line per step (step, loss, raw, the weights used,
-    grad_norm, skipped, skipped_total, seconds); on resume the lines after the checkpoint are dropped.
+    row raise. With ``cfg.seconds`` the run stops once its training time reaches that budget.
+    ``workdir/metrics.jsonl`` gets one JSON line per step (step, loss, raw, the weights used, grad_norm,
+    skipped, skipped_total, seconds); on resume the lines after the checkpoint are dropped.
 
     Data-parallel ranks pass ``reduce_grads`` (called on the trainable parameters after the backward
     passes, before clipping: e.g. an all-reduce) and ``writer=False`` on every rank but one, so a single
@@ -158,7 +159,7 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
         metrics.seek(offset)
         for step in range(start + 1, cfg.steps + 1):
             if cfg.seconds is not None and elapsed >= cfg.seconds:
-                break  # the budget was spent before the last checkpoint
+                break  # resumed from the checkpoint that spent the budget
             t0 = time.perf_counter()
             weights = dict(controller.weights)
             inputs = make_rollout(step)

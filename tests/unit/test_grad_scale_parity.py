@@ -16,15 +16,9 @@ from rdm_core.io import load_tensors
 from rdm_core.train import UniformWeights, battery_loss_fn, train
 from rdm_core.train import loop as loop_module
 
+from test_train_loop import RecordingAdamW
+
 FIXTURE = Path(__file__).parents[1] / "data" / "official" / "grad_scale_official.safetensors"
-
-
-class RecordingAdamW(loop_module.FusedAdamW):
-    grads: list = []
-
-    def step(self):
-        RecordingAdamW.grads.append([p.grad.detach().clone() for p in self.params])
-        super().step()
 
 
 def our_step(t, meta, workdir, grad_clip, grad_scale):
