@@ -83,14 +83,14 @@ def table3(evals: Mapping[str, Mapping], arms: Mapping[str, str], order: Sequenc
 
 def table6(evals: Mapping[str, Mapping], sweep: Sequence[Mapping], encoder: str, order: Sequence[str],
            heldout: Sequence[str]) -> pd.DataFrame:
-    """Batch axis: one row per rollout N (arm, N, steps, lr, samples seen), SW_rK, the trained encoder's own
-    SW ratio, the held-out mean and the class agreement."""
+    """Batch axis: one row per rollout N (arm, N, the steps it ran, lr, samples seen, the budget the arms were
+    matched on), SW_rK, the trained encoder's own SW ratio, the held-out mean and the class agreement."""
     held = [n for n in order if n in set(heldout)]
     rows = []
     for s in sorted(sweep, key=lambda s: s["N"]):
         e = evals[s["arm"]]
         rows.append({"N": int(s["N"]), "steps": int(s["steps"]), "lr x1e3": 1e3 * float(s["lr"]),
-                     "samples seen": int(s["N"]) * int(s["steps"]), "generator": s["arm"],
+                     "samples seen": int(s["N"]) * int(s["steps"]), "budget": s["budget"], "generator": s["arm"],
                      f"SW_r{len(order)}": sw_rK(e["sw_ratios"], order),
                      f"SW ratio {encoder} (trained)": float(e["sw_ratios"][encoder]),
                      "SW_r held-out": sw_rK(e["sw_ratios"], held) if held else math.nan,

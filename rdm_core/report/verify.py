@@ -137,6 +137,7 @@ def classcond_view_ours(results: Path, noise: Mapping) -> dict:
         t6 = pd.read_csv(tables / "table6_batch.csv")
         by_gen = runs.measure(lambda e: sw_rK(e["sw_ratios"], order), t6["generator"])
         view["batch"] = {int(n): by_gen[g] for n, g in zip(t6["N"], t6["generator"])}
+        view["batch_budget"] = str(t6["budget"].iloc[0])
     if (tables / "fig5_gaming.csv").exists():
         t5 = pd.read_csv(tables / "fig5_gaming.csv").set_index("generator")
         held = [c.rstrip("*") for c in t5.columns if c.endswith("*")]
@@ -330,6 +331,7 @@ def _(v, numbers):
     monotone = non_increasing(list(by_n.values()), k, 0.01)
     text = ", ".join(f"N={n}: {_fmt_q(s)}" for n, s in by_n.items())
     return any_of([interior, monotone]), f"interior optimum {interior}, monotone gain {monotone} (best N={best}); {text}"
+        view["batch_budget"] = str(t6["budget"].iloc[0])
 
 
 def _gaming(v):

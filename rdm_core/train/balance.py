@@ -17,11 +17,7 @@ def _check_scores(names: Sequence[str], raw_scores: Mapping[str, float]) -> dict
     if set(raw_scores) != set(names):
         raise KeyError(f"raw scores are for encoders {sorted(raw_scores)}, "
                        f"the controller balances {sorted(names)}")
-    scores = {n: float(raw_scores[n]) for n in names}
-    bad = [n for n, s in scores.items() if not math.isfinite(s)]
-    if bad:
-        raise ValueError(f"non-finite raw score for encoders {bad}; skip the step, do not update the weights")
-    return scores
+    return {n: float(raw_scores[n]) for n in names}
 
 
 class PIDLagrangian:
@@ -31,6 +27,10 @@ class PIDLagrangian:
     encoders (e <= 0) get weight 0; violators share ``budget`` through softmax(e / T) with the adaptive
     temperature T = temperature_scale * mean(e over violators), so a positive kp only moves where the
     clip binds. Initial weights are 1.0; ``update`` returns the weights for the next step.
+
+    ``update`` runs on every step, a skipped one too, as the official controller does. An encoder whose raw
+    score is non-finite keeps its live score (weight 0 until it has one): the official one folds the NaN into
+    its EMA, which zeroes that encoder's weight for the rest of the run.
     """
 
     def __init__(self, names: Sequence[str], floors: Mapping[str, float], budget: float = 10.0, kp: float = 1.0,
@@ -44,22 +44,21 @@ class PIDLagrangian:
         self.floors = {n: float(floors[n]) for n in self.names}
         self.budget, self.kp, self.ema = budget, kp, ema
         self.clip, self.temperature_scale = clip, temperature_scale
-        self.scores: dict[str, float] | None = None
+        self.scores: dict[str, float] = {}
         self.weights = {n: 1.0 for n in self.names}
 
     def errors(self) -> dict[str, float]:
-        """Clipped errors of the live scores against the floors."""
-        return {n: min(max(self.kp * (self.scores[n] - self.floors[n]), -self.clip), self.clip)
-                for n in self.names}
+        """Clipped errors of the live scores against the floors (encoders that have a score)."""
+        return {n: min(max(self.kp * (s - self.floors[n]), -self.clip), self.clip) for n, s in self.scores.items()}
 
     def update(self, raw_scores: Mapping[str, float]) -> dict[str, float]:
         raw = _check_scores(self.names, raw_scores)
-        if self.scores is None:
-            self.scores = raw
-        else:
-            self.scores = {n: self.ema * self.scores[n] + (1 - self.ema) * raw[n] for n in self.names}
+        for n in self.names:
+            if math.isfinite(raw[n]):
+                old = self.scores.get(n)
+                self.scores[n] = raw[n] if old is None else self.ema * old + (1 - self.ema) * raw[n]
         err = self.errors()
-        violators = [n for n in self.names if err[n] > 0]
+        violators = [n for n in self.names if err.get(n, 0.0) > 0]
         self.weights = {n: 0.0 for n in self.names}
         if violators:
             temperature = self.temperature_scale * sum(err[n] for n in violators) / len(violators)
@@ -69,13 +68,13 @@ class PIDLagrangian:
         return dict(self.weights)
 
     def state_dict(self) -> dict:
-        return {"names": list(self.names), "scores": None if self.scores is None else dict(self.scores),
+        return {"names": list(self.names), "scores": dict(self.scores),
                 "weights": dict(self.weights)}
 
     def load_state_dict(self, state: Mapping) -> None:
         if list(state["names"]) != self.names:
             raise ValueError(f"controller state is for encoders {state['names']}, not {self.names}")
-        self.scores = None if state["scores"] is None else dict(state["scores"])
+        self.scores = dict(state["scores"] or {})
         self.weights = dict(state["weights"])
 
 

@@ -62,3 +62,13 @@ def average_grads(params: Sequence[Tensor]) -> None:
             p.grad = torch.zeros_like(p)
         dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)  # gloo has no AVG
         p.grad /= world
+
+
+def slowest(seconds: float) -> float:
+    """The largest of the ranks' ``seconds`` (itself on one process), so every rank sees the same clock."""
+    if not initialised():
+        return seconds
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    t = torch.tensor(seconds, dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.item()

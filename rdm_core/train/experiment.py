@@ -21,7 +21,7 @@ from ..reference.build import nystrom_floor, reference_config
 from ..representation.features import extract_features
 from ..representation.joint import class_code, cross_class_factor, joint_features
 from .balance import PIDLagrangian, UniformWeights
-from .loop import TrainConfig, battery_loss_fn, rollout_generator, train
+from .loop import battery_loss_fn, loop_config, rollout_generator, train
 
 LOOP_KEYS = ("steps", "lr", "grad_clip", "checkpoint_every", "seed")
 GENERATOR_KEYS = ("z_dim", "n_classes", "width")
@@ -43,9 +43,8 @@ def config_section(cfg: Mapping, keys: Sequence[str], what: str) -> dict:
 def run_loop(model: nn.Module, make_rollout: Callable, generate: Callable, encoders: Mapping[str, Callable],
              battery_loss: Callable, controller, cfg: Mapping, workdir: str | os.PathLike,
              log: Log | None = None) -> nn.Module:
-    """:func:`~rdm_core.train.train` with the loop settings (steps, lr, grad_clip, checkpoint_every) of ``cfg``."""
-    loop = TrainConfig(steps=cfg["steps"], lr=cfg["lr"], grad_clip=cfg["grad_clip"],
-                       checkpoint_every=cfg["checkpoint_every"])
+    """:func:`~rdm_core.train.train` with the loop settings of ``cfg`` (:func:`~rdm_core.train.loop.loop_config`)."""
+    loop = loop_config(cfg)
     return train(model, make_rollout, generate, encoders, battery_loss, controller, loop, workdir,
                  **({} if log is None else {"log": log}))
 

@@ -29,7 +29,7 @@ from ..representation.joint import joint_features
 from .balance import UniformWeights
 from .distributed import average_grads, gather_rows, initialised, rank_block
 from .experiment import config_section
-from .loop import TrainConfig, battery_loss_fn, rollout_generator, train
+from .loop import battery_loss_fn, loop_config, rollout_generator, train
 
 T2I_KEYS = ("steps", "lr", "grad_clip", "checkpoint_every", "seed", "rollout", "chunk", "joint", "s_txt")
 REFERENCE_KEYS = ("sigma_scale", "s_txt", "landmarks")
@@ -91,7 +91,8 @@ def train_flux2(generator: Flux2Generator, encoders: Mapping[str, Callable[[Tens
     ``contexts(idx)`` gives the contexts [n, L, D] of prompts ``idx``; ``text`` [P, d] their tau; ``pool`` the
     prompt of each row of the prompt pool (sampled uniformly; default one row per prompt).
     ``cfg``: steps, lr, grad_clip, checkpoint_every, seed, rollout (N), chunk (per-rank micro-batch),
-    joint (bool), s_txt, optionally loss_chunk. Runs data parallel when torch.distributed is initialised.
+    joint (bool), s_txt, optionally loss_chunk, grad_scale and seconds (:func:`~rdm_core.train.loop.loop_config`).
+    Runs data parallel when torch.distributed is initialised.
     """
     cfg = config_section(cfg, T2I_KEYS, "FLUX.2 post-training")
     rank, world = (dist.get_rank(), dist.get_world_size()) if initialised() else (0, 1)
@@ -112,8 +113,7 @@ def train_flux2(generator: Flux2Generator, encoders: Mapping[str, Callable[[Tens
         return irdm_loss(feats, bundle, chunk=cfg.get("loss_chunk"))
 
     battery = battery_loss_fn({n: bundles[n] for n in names}, loss, controller)
-    loop = TrainConfig(steps=cfg["steps"], lr=cfg["lr"], grad_clip=cfg["grad_clip"],
-                       checkpoint_every=cfg["checkpoint_every"])
+    loop = loop_config(cfg)
     return train(generator.transformer, rollout, rollout.generate, encoders, battery, controller, loop, workdir,
                  **({} if log is None else {"log": log}), reduce_grads=average_grads, writer=rank == 0)
 

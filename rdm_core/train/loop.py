@@ -20,18 +20,48 @@ from tqdm import tqdm
 from ..optim import FusedAdamW
 from .balance import self_normalise
 from .checkpoint import Checkpointer, capture_rng, restore_rng
+from .distributed import slowest
 from .gradcache import BatteryLoss, Generate, full_batch_step, gradcache_step
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings: AdamW (0.9, 0.95), weight decay 0, constant ``lr``, grad-norm clip."""
+    """Optimisation settings: AdamW (0.9, 0.95), weight decay 0, constant ``lr``, grad-norm clip.
+
+    ``grad_divisor`` divides the gradient before the clip (1: the exact dL/dtheta; see :func:`grad_divisor`).
+    ``seconds``: a wall-clock budget; the run stops after the step that brings its training time (the sum of
+    the steps' seconds, kept in the checkpoints) to ``seconds``, or at ``steps``, whichever comes first.
+    """
 
     steps: int
     lr: float
     grad_clip: float
     checkpoint_every: int
     max_bad_steps: int = 5        # non-finite steps in a row before the run stops
+    grad_divisor: float = 1.0
+    seconds: float | None = None
+
+
+GRAD_SCALES = ("exact", "per_chunk")
+
+
+def grad_divisor(cfg: Mapping[str, Any]) -> float:
+    """What an arm's ``grad_scale`` divides the gradient by before the clip: 1 for ``exact`` (the default:
+    dL/dtheta of the rollout's loss); N / chunk for ``per_chunk``, the official trainer's
+    ``grad_accum x world_size`` (it scales the loss by 1 / grad_accum before the backward and averages the
+    ranks' gradients; ``chunk`` is the per-rank micro-batch, ``rollout`` N)."""
+    scale = cfg.get("grad_scale", "exact")
+    if scale not in GRAD_SCALES:
+        raise ValueError(f"grad_scale must be one of {GRAD_SCALES}, not {scale!r}")
+    return 1.0 if scale == "exact" else cfg["rollout"] / cfg["chunk"]
+
+
+def loop_config(cfg: Mapping[str, Any]) -> TrainConfig:
+    """The loop settings of an arm's config: steps, lr, grad_clip, checkpoint_every, optionally grad_scale
+    (:func:`grad_divisor`) and seconds (a wall-clock budget)."""
+    return TrainConfig(steps=cfg["steps"], lr=cfg["lr"], grad_clip=cfg["grad_clip"],
+                       checkpoint_every=cfg["checkpoint_every"], grad_divisor=grad_divisor(cfg),
+                       seconds=cfg.get("seconds"))
 
 
 def rollout_generator(seed: int, step: int, device: str | torch.device = "cpu") -> torch.Generator:
@@ -82,14 +112,17 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
 
     Step k (1-based) draws ``make_rollout(k)`` (a list of chunk inputs, fresh every step; seed it with
     :func:`rollout_generator`), takes one GradCache step (unchunked when there is one chunk), clips, and
-    steps AdamW; the controller updates after the optimiser step, its weights used on the next step. A
+    steps AdamW; the controller updates after every step, a skipped one too (as the official loop), its
+    weights used on the next step. The gradient is divided by ``cfg.grad_divisor`` before the clip. A
     step with a non-finite loss, raw loss or grad norm is skipped and counted; ``cfg.max_bad_steps`` in a
-    row raise. ``workdir/metrics.jsonl`` gets one JSON line per step (step, loss, raw, the weights used,
-    grad_norm, skipped, skipped_total, seconds); on resume the lines after the checkpoint are dropped.
+    row raise. With ``cfg.seconds`` the run stops once its training time reaches that budget.
+    ``workdir/metrics.jsonl`` gets one JSON line per step (step, loss, raw, the weights used, grad_norm,
+    skipped, skipped_total, seconds); on resume the lines after the checkpoint are dropped.
 
     Data-parallel ranks pass ``reduce_grads`` (called on the trainable parameters after the backward
     passes, before clipping: e.g. an all-reduce) and ``writer=False`` on every rank but one, so a single
-    rank writes the metrics and checkpoints that every rank resumes from.
+    rank writes the metrics and checkpoints that every rank resumes from; a step's seconds are the slowest
+    rank's, so all ranks stop at the same step under a wall-clock budget.
     """
     if not isinstance(cfg, TrainConfig):
         cfg = TrainConfig(**cfg)
@@ -97,7 +130,7 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
     ckpt = Checkpointer(workdir, cfg.checkpoint_every)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = FusedAdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
-    start, skipped_total, bad_streak, offset = 0, 0, 0, 0
+    start, skipped_total, bad_streak, offset, elapsed = 0, 0, 0, 0, 0.0
     resumed = ckpt.latest()
     if resumed is not None:
         start, state = resumed
@@ -108,6 +141,7 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
         controller.load_state_dict(state["controller"])
         restore_rng(state["rng"])
         skipped_total, bad_streak = state["loop"]["skipped_total"], state["loop"]["bad_streak"]
+        elapsed = state["loop"].get("seconds", 0.0)
         offset = state["metrics_offset"]
         log(f"resuming from step {start} (checkpoint {ckpt.path(start)})")
 
@@ -124,6 +158,8 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
         metrics.truncate(offset)  # drop lines written after the checkpoint by the interrupted run
         metrics.seek(offset)
         for step in range(start + 1, cfg.steps + 1):
+            if cfg.seconds is not None and elapsed >= cfg.seconds:
+                break  # resumed from the checkpoint that spent the budget
             t0 = time.perf_counter()
             weights = dict(controller.weights)
             inputs = make_rollout(step)
@@ -132,6 +168,8 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
             loss, raw = step_fn(generate, inputs, encoders, battery_loss)
             if reduce_grads is not None:
                 reduce_grads(params)
+            if cfg.grad_divisor != 1:
+                torch._foreach_div_([p.grad for p in params if p.grad is not None], cfg.grad_divisor)
             loss = loss.item()
             finite = math.isfinite(loss) and all(math.isfinite(v) for v in raw.values())
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip).item() if finite else math.nan
@@ -142,12 +180,14 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
                 bad_streak += 1
             else:
                 optimizer.step()
-                controller.update(raw)
                 bad_streak = 0
+            controller.update(raw)
+            seconds = slowest(time.perf_counter() - t0)
+            elapsed += seconds
             record = {"step": step, "loss": _finite_or_none(loss),
                       "raw": {n: _finite_or_none(v) for n, v in raw.items()}, "weights": weights,
                       "grad_norm": _finite_or_none(grad_norm), "skipped": skipped,
-                      "skipped_total": skipped_total, "seconds": time.perf_counter() - t0}
+                      "skipped_total": skipped_total, "seconds": seconds}
             metrics.write((json.dumps(record) + "\n").encode())
             metrics.flush()
             bar.update(1)
@@ -159,10 +199,15 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
                     f"step {step}: {bad_streak} steps in a row had a non-finite loss or gradient norm "
                     f"(max_bad_steps={cfg.max_bad_steps}); encoders with a non-finite loss at this step: "
                     f"{nonfinite or 'none (the total loss or gradient norm was non-finite)'}")
-            if writer and (ckpt.due(step) or step == cfg.steps):
+            spent = cfg.seconds is not None and elapsed >= cfg.seconds
+            if writer and (ckpt.due(step) or step == cfg.steps or spent):
                 os.fsync(metrics.fileno())
                 ckpt.save(step, {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "controller": controller.state_dict(), "rng": capture_rng(),
-                                 "loop": {"skipped_total": skipped_total, "bad_streak": bad_streak},
+                                 "loop": {"skipped_total": skipped_total, "bad_streak": bad_streak,
+                                          "seconds": elapsed},
                                  "metrics_offset": metrics.tell()})
+            if spent:
+                log(f"step {step}: the wall-clock budget of {cfg.seconds:g} s is spent ({elapsed:.1f} s)")
+                break
     return model

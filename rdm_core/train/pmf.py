@@ -25,9 +25,10 @@ from ..compare.mmd import NystromBundle, irdm_loss
 from ..generators.pmf import OneStepPMF, load_configured_pmf
 from ..io import read_json, save_tensors, write_json
 from .balance import PIDLagrangian, UniformWeights
+from .checkpoint import Checkpointer
 from .distributed import average_grads, gather_rows, init_from_env, rank_block
 from .experiment import LOOP_KEYS, config_section
-from .loop import TrainConfig, battery_loss_fn, rollout_generator, train
+from .loop import battery_loss_fn, loop_config, rollout_generator, train
 
 PMF_KEYS = LOOP_KEYS + ("rollout", "chunk", "pid", "n_classes")
 FP32_ENCODERS = ("inception",)  # bf16 would inflate Inception's distances (SPEC 1.6)
@@ -74,7 +75,8 @@ def train_pmf(generator: OneStepPMF, encoders: Mapping[str, Callable[[Tensor], T
     """Post-train ``generator`` against ``bundles`` for ``cfg.steps`` steps, resuming from ``workdir``.
 
     ``cfg``: steps, lr, grad_clip, checkpoint_every, seed, rollout (N, over all ranks), chunk (per-rank
-    micro-batch), pid (floors required), n_classes, optionally loss_chunk.
+    micro-batch), pid (floors required), n_classes, optionally loss_chunk, grad_scale and seconds
+    (:func:`~rdm_core.train.loop.loop_config`).
     """
     cfg = config_section(cfg, PMF_KEYS, "pMF-H iRDM")
     names = list(encoders)
@@ -91,8 +93,7 @@ def train_pmf(generator: OneStepPMF, encoders: Mapping[str, Callable[[Tensor], T
         return irdm_loss(gather_rows(g), bundle, chunk=cfg.get("loss_chunk"))
 
     battery = battery_loss_fn({n: bundles[n].to(device) for n in names}, loss, controller)
-    loop = TrainConfig(steps=cfg["steps"], lr=cfg["lr"], grad_clip=cfg["grad_clip"],
-                       checkpoint_every=cfg["checkpoint_every"])
+    loop = loop_config(cfg)
     return train(generator, rollout, rollout.generate, encoders, battery, controller, loop, workdir,
                  **({} if log is None else {"log": log}), reduce_grads=average_grads, writer=rank == 0)
 
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
               {n: r["nystrom_floor"] for n, r in refs.items()}, run["cfg"], run["workdir"], device, rank, world, log)
     if rank == 0:
         save_pmf(run["weights"], generator, run["made_by"])
-        write_json(run["done"], {**run["made_by"], "steps": run["cfg"]["steps"], "ranks": world})
+        steps = Checkpointer(run["workdir"], 1).steps()[-1]  # fewer than cfg.steps where the clock budget ran out
+        write_json(run["done"], {**run["made_by"], "steps": steps, "ranks": world})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -61,8 +62,8 @@ def test_imagenet_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatc
         generator={**cfg["imagenet"]["generator"], "mit": MIT},
         arms={"irdm": {**arm, "pid": True, "steps": 2}, "gated": {**arm, "pid": True, "steps": 1},
               "uniform": {**arm, "pid": False, "steps": 1}, "gaming": {**arm, "pid": False, "steps": 3}},
-        batch_sweep={"encoder": ENC, "rollouts": [4, 8], "samples_seen": 16, "lr_ref": 1e-3, "n_ref": 8, "chunk": 2,
-                     "grad_clip": 2.0},
+        batch_sweep={"encoder": ENC, "rollouts": [4, 8], "seconds": 1e-9, "samples_seen": 16, "lr_ref": 1e-3, "n_ref": 8,
+                     "chunk": 2, "grad_clip": 2.0},  # a clock budget that one step spends: each arm stops at step 1
         eval={"n_samples": 16, "seed": 0, "batch": 8},
         preference={"player": "irdm", "opponents": ["warmstart"], "n_samples": 6, "seed": 1, "batch": 4},
         compute={k: gpu_job for k in cfg["imagenet"]["compute"]})
@@ -92,3 +93,6 @@ def test_imagenet_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatc
         assert f",{gen}," in table1
     assert (res / "figures" / "fig5_gaming.png").stat().st_size > 0 and (res / "figures" / "fig6_preference.png").is_file()
     assert os.path.getsize(res / "tables" / "table6_batch.csv") > 0 and sys.executable
+    table6 = pd.read_csv(res / "tables" / "table6_batch.csv")
+    assert table6["steps"].tolist() == [1, 1] and set(table6["budget"]) == {"1e-09 s wall-clock (at most 16 samples)"}
+    assert "wall-clock budget of 1e-09 s is spent" in (work / "logs" / "imagenet" / "irdm_arm_batch_n8.log").read_text()

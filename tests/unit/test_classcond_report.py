@@ -43,9 +43,11 @@ def test_table1_sorted_starred_and_extra_columns():
 def test_table3_and_table6():
     t3 = cc.table3(EVALS, {"PID": "irdm", "uniform": "uniform"}, ORDER, HELD, ["a", "b"])
     assert list(t3["weighting"]) == ["PID", "uniform"] and t3.loc[0, "SW_r trained"] == pytest.approx(1.25)
-    sweep = [{"arm": f"batch_n{n}", "N": n, "steps": 51200 // n, "lr": 1e-3} for n in (512, 128, 256)]
+    sweep = [{"arm": f"batch_n{n}", "N": n, "steps": 51200 // n, "lr": 1e-3, "budget": "51200 samples seen"}
+             for n in (512, 128, 256)]
     t6 = cc.table6(EVALS, sweep, "a", ORDER, HELD)
     assert list(t6["N"]) == [128, 256, 512] and set(t6["samples seen"]) == {51200}
+    assert set(t6["budget"]) == {"51200 samples seen"}
     assert list(t6["SW ratio a (trained)"]) == [1.5, 1.4, 1.3] and list(t6["lr x1e3"]) == [1.0, 1.0, 1.0]
 
 
@@ -81,6 +83,8 @@ def test_claims_fail_on_bad_numbers():
     assert not check("batch_interior_or_monotone", _view(batch={128: 1.2, 256: 1.4, 512: 1.5}))
     assert not check("batch_interior_or_monotone", _view(batch={128: 1.5, 256: 1.2, 512: 1.6, 1024: 1.1}))
     assert check("batch_interior_or_monotone", _view(batch={128: 1.5, 256: 1.2, 512: 1.6}))
+    evidence = CLAIMS["batch_interior_or_monotone"].check(_view(batch_budget="6000 s wall-clock"), {})[1]
+    assert evidence.startswith("matched on 6000 s wall-clock; ")  # VERIFY names the budget of the sweep
     bad = dict(EVALS, gaming=ev(0.9, 0.8, 3.0))  # two encoders below 1
     game = cc.gaming_table(bad, ["warmstart", "irdm", "gaming"], ["b"], ORDER, HELD, ENC).set_index("generator")
     assert not check("gaming_below_one_trained_only", _view(gaming=game))

@@ -80,8 +80,19 @@ def test_bad_inputs_are_refused():
     ctl = PIDLagrangian(NAMES, FLOORS)
     with pytest.raises(KeyError):
         ctl.update({"a": 1.0})
-    with pytest.raises(ValueError, match="non-finite"):
-        ctl.update({"a": 1.0, "b": math.nan, "c": 1.0})
+
+
+def test_non_finite_score_is_held_while_the_others_update():
+    """A skipped step still updates the controller (as the official one); a non-finite raw score leaves that
+    encoder's live score as it was, and an encoder without a score yet is not a violator."""
+    ctl = PIDLagrangian(NAMES, FLOORS)
+    w = ctl.update({"a": 2.0, "b": math.nan, "c": 0.0})
+    assert ctl.scores == {"a": 2.0, "c": 0.0} and w == {"a": 10.0, "b": 0.0, "c": 0.0}
+    ctl.update({"a": 4.0, "b": 6.0, "c": 2.0})
+    w = ctl.update({"a": math.inf, "b": math.nan, "c": 5.0})
+    assert ctl.scores == {"a": 3.0, "b": 6.0, "c": 3.0}   # c: 0.5 * (0.5 * 0 + 0.5 * 2) + 0.5 * 5
+    twin = PIDLagrangian(NAMES, FLOORS)
+    assert twin.update({"a": 3.0, "b": 6.0, "c": 3.0}) == pytest.approx(w)  # the weights of those scores
 
 
 def test_uniform_weights_are_static():

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 from rdm_core.train import PIDLagrangian, TrainConfig, battery_loss_fn, rollout_generator, train
+from rdm_core.train import loop as loop_module
 from rdm_core.train.checkpoint import Checkpointer
+from rdm_core.train.loop import grad_divisor, loop_config
 
 N, CHUNK, Z_DIM = 16, 8, 4
 
@@ -22,7 +24,7 @@ def exact_mmd(g, ref):
     return k(g, g).mean() - 2 * k(g, ref).mean() + k(ref, ref).mean()
 
 
-def run(workdir, steps=7, crash_at=None, nan_loss=(), nan_grad=(), model_seed=0, max_bad_steps=3):
+def run(workdir, steps=7, crash_at=None, nan_loss=(), nan_grad=(), model_seed=0, max_bad_steps=3, **loop):
     """Train a linear generator against two frozen random encoders; poison chosen steps."""
     torch.manual_seed(model_seed)
     model = nn.Sequential(nn.Linear(Z_DIM, 16), nn.Sigmoid(), nn.Unflatten(1, (1, 4, 4)))
@@ -47,7 +49,8 @@ def run(workdir, steps=7, crash_at=None, nan_loss=(), nan_grad=(), model_seed=0,
         return list((z + 0.01 * torch.rand(())).split(CHUNK))  # global RNG too: resume must restore it
 
     controller = PIDLagrangian(["a", "b"], {"a": 0.05, "b": 0.02})
-    cfg = {"steps": steps, "lr": 0.05, "grad_clip": 1.0, "checkpoint_every": 2, "max_bad_steps": max_bad_steps}
+    cfg = {"steps": steps, "lr": 0.05, "grad_clip": 1.0, "checkpoint_every": 2, "max_bad_steps": max_bad_steps,
+           **loop}
     messages = []
     model = train(model, make_rollout, model, {"a": encode_a, "b": encode_b},
                   battery_loss_fn(refs, exact_mmd, controller), controller, cfg, workdir, log=messages.append)
@@ -90,7 +93,11 @@ def test_non_finite_steps_are_skipped_and_counted(tmp_path):
     assert [r["skipped_total"] for r in log] == [0, 1, 1, 2, 2]
     assert log[1]["loss"] is None and log[1]["raw"]["b"] is None and math.isfinite(log[1]["raw"]["a"])
     assert log[3]["loss"] is not None and log[3]["grad_norm"] is None
-    assert log[2]["weights"] == log[1]["weights"]  # the controller does not update on a skipped step
+    replay = PIDLagrangian(["a", "b"], {"a": 0.05, "b": 0.02})  # the controller updates on every step
+    for record, following in zip(log, log[1:]):
+        raw = {n: math.nan if v is None else v for n, v in record["raw"].items()}
+        assert following["weights"] == replay.update(raw)
+    assert log[2]["weights"] != log[1]["weights"]  # skipped step 2 moved the weights (its finite raw a)
     optimizer_state = Checkpointer(tmp_path, 2).latest()[1]["optimizer"]
     assert all(s.item() == 3 for s in optimizer_state["step"])
 
@@ -108,6 +115,53 @@ def test_truncated_metrics_log_refuses_to_resume(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("")
     with pytest.raises(RuntimeError, match="shorter than checkpoint step 2"):
         run(tmp_path)
+
+
+class RecordingAdamW(loop_module.FusedAdamW):
+    """The loop's optimiser, keeping the gradients it was given."""
+    grads: list = []
+
+    def step(self):
+        RecordingAdamW.grads.append([p.grad.detach().clone() for p in self.params])
+        super().step()
+
+
+def test_grad_divisor_scales_the_gradient_before_the_clip(tmp_path, monkeypatch):
+    """The clipped update of the gradient divided by s equals the hand-made clip of (exact gradient / s)."""
+    monkeypatch.setattr(loop_module, "FusedAdamW", RecordingAdamW)
+    RecordingAdamW.grads = []
+    run(tmp_path / "unclipped", steps=1, grad_clip=1e9)
+    exact = RecordingAdamW.grads.pop()
+    norm = math.sqrt(sum(float(x) ** 2 for g in exact for x in g.double().flatten()))
+    clip = 0.75 * norm / N * CHUNK  # binds at s = 1 and at s = N / CHUNK, at different levels
+    for s, name in ((1.0, "exact"), (N / CHUNK, "per_chunk")):
+        cfg = {"grad_scale": name, "rollout": N, "chunk": CHUNK}
+        assert grad_divisor(cfg) == s
+        run(tmp_path / name, steps=1, grad_clip=clip, grad_divisor=s)
+        factor = min(1.0, clip / (norm / s + 1e-6))
+        for got, g in zip(RecordingAdamW.grads.pop(), exact):
+            torch.testing.assert_close(got.double(), g.double() / s * factor, rtol=1e-5, atol=1e-9)
+        assert metrics(tmp_path / name)[0]["grad_norm"] == pytest.approx(norm / s, rel=1e-5)
+    with pytest.raises(ValueError, match="grad_scale must be one of"):
+        grad_divisor({"grad_scale": "sum"})
+    assert loop_config({"steps": 1, "lr": 1.0, "grad_clip": 1.0, "checkpoint_every": 1}).grad_divisor == 1.0
+
+
+def test_wall_clock_budget_stops_and_survives_a_restart(tmp_path, monkeypatch):
+    """Each step costs 1 s of a fake clock: a 3.5 s budget stops after step 4, also across a kill at step 3
+    (the elapsed time comes back from the step-2 checkpoint), and a finished run does nothing."""
+    monkeypatch.setattr(loop_module, "slowest", lambda seconds: 1.0)
+    run(tmp_path / "ref", seconds=3.5)
+    assert [r["step"] for r in metrics(tmp_path / "ref")] == [1, 2, 3, 4]
+    with pytest.raises(Crash):
+        run(tmp_path / "killed", seconds=3.5, crash_at=3)
+    model, messages = run(tmp_path / "killed", seconds=3.5)
+    assert messages[0].startswith("resuming from step 2") and "budget of 3.5 s is spent (4.0 s)" in messages[1]
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "ref")
+    assert Checkpointer(tmp_path / "killed", 2).steps()[-1] == 4
+    _, messages = run(tmp_path / "killed", seconds=3.5)
+    assert messages == [f"resuming from step 4 (checkpoint {tmp_path / 'killed' / 'ckpt_00000004.pt'})"]
+    assert len(metrics(tmp_path / "killed")) == 4
 
 
 def test_config_and_rollout_seeding():

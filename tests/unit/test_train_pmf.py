@@ -1,6 +1,7 @@
 """pMF-H iRDM post-training on a tiny random MiT: the torchrun entry point end to end (reference from the real
 EfficientNet-Lite0 of the mini battery), and two gloo ranks give the single process's weights."""
 
+import json
 import os
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def launch(root, name, ranks):
            "precision": "bf16", "trusted": False,
            "encoders": [ENCODER], "scale_dir": str(root), "weights_dir": None,
            "cfg": {"steps": 3, "lr": 1e-3, "grad_clip": 2.0, "checkpoint_every": 2, "seed": 0, "rollout": 8,
-                   "chunk": 2, "pid": True, "n_classes": 10},
+                   "chunk": 2, "pid": True, "n_classes": 10, "grad_scale": "per_chunk", "seconds": 1e6},
            "workdir": str(root / name / "work"), "weights": str(root / name / "weights.safetensors"),
            "done": str(root / name / "done.json"), "made_by": {"rule": "irdm_arm", "arm": name}}
     write_json(root / f"{name}.json", run)
@@ -69,6 +70,10 @@ def test_two_ranks_equal_one_process(run_files):
     assert '"kind": "pmf"' in meta["architecture"]
     lines = (run_files / f"two_{tag}" / "work").rglob("metrics.jsonl")
     assert sum(len(p.read_text().splitlines()) for p in lines) == 3  # only rank 0 writes
+    # the paper's gradient scale (/ N / chunk = 4 either way) and the ranks' shared clock under a budget
+    norms = [[json.loads(line)["grad_norm"] for line in next((run_files / f"{n}_{tag}" / "work").rglob(
+        "metrics.jsonl")).read_text().splitlines()] for n in ("one", "two")]
+    assert norms[1] == pytest.approx(norms[0], rel=1e-4)
     # the saved weights load back as a sampler
     gen = load_pmf(one["weights"], TINY)
     assert isinstance(gen.net, MiT)

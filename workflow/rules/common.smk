@@ -95,11 +95,20 @@ CC_DIR = f"{WORK}/{'imagenet' if CC_PAPER else 'classcond'}"
 
 
 def batch_arms(sweep):
-    """Fig. 4 / Table 6 arms: matched samples seen (steps = samples_seen / N), lr = lr_ref * sqrt(N / n_ref)."""
+    """Fig. 4 / Table 6 arms: steps = samples_seen / N, each stopped at `seconds` of training when that is set (the
+    matched wall-clock), lr = lr_ref * sqrt(N / n_ref)."""
+    budget = {} if sweep.get("seconds") is None else {"seconds": sweep["seconds"]}
     return {f"batch_n{n}": {"encoders": [sweep["encoder"]], "pid": False, "rollout": n, "chunk": min(n, sweep["chunk"]),
                             "lr": sweep["lr_ref"] * math.sqrt(n / sweep["n_ref"]), "grad_clip": sweep["grad_clip"],
-                            "steps": max(1, sweep["samples_seen"] // n)}
+                            "steps": max(1, sweep["samples_seen"] // n), **budget}
             for n in sweep["rollouts"]}
+
+
+def sweep_budget(sweep):
+    """What the Fig. 4 / Table 6 arms are matched on, as Table 6 and VERIFY say it."""
+    if sweep.get("seconds") is None:
+        return f"{sweep['samples_seen']} samples seen"
+    return f"{sweep['seconds']:g} s wall-clock (at most {sweep['samples_seen']} samples)"
 
 
 IRDM_ARMS = {**CC["arms"], **batch_arms(CC["batch_sweep"])}
@@ -110,10 +119,13 @@ GENERATORS = ["warmstart", *FLOW_GENS, *IRDM_ARMS]
 
 def arm_settings(arm):
     """The training config of one arm (encoders resolved, loop settings added; the class code weight beta of the
-    mini joint feature, the class count of pMF-H)."""
+    mini joint feature, the class count and gradient scale of pMF-H)."""
     cfg = dict(IRDM_ARMS[arm])
     cfg["encoders"] = list(cfg["encoders"] or TRAIN_ENCODERS)
-    extra = {"n_classes": CC["n_classes"]} if CC_PAPER else {"beta": CC["joint"]["beta"]}
+    if CC_PAPER:
+        extra = {"n_classes": CC["n_classes"], "grad_scale": CC["grad_scale"]}
+    else:
+        extra = {"beta": CC["joint"]["beta"]}
     return {**cfg, **extra, "checkpoint_every": CC["checkpoint_every"], "seed": CC["seed"]}
 
 

@@ -86,13 +86,14 @@ rule table3:
 rule table6:
     input:
         evals=classcond_eval(CC_BATCH),
+        done=[f"{CC_DIR}/weights/{arm}.done.json" for arm in CC_BATCH],  # the steps each arm ran
     output:
         artifact_report_outputs("table6"),
     params:
         report=CC_REPORT,
         gens=CC_BATCH,
-        sweep=[{"arm": arm, "N": IRDM_ARMS[arm]["rollout"], "steps": IRDM_ARMS[arm]["steps"],
-                "lr": IRDM_ARMS[arm]["lr"]} for arm in CC_BATCH],
+        sweep=[{"arm": arm, "N": IRDM_ARMS[arm]["rollout"], "lr": IRDM_ARMS[arm]["lr"],
+                "budget": sweep_budget(CC["batch_sweep"])} for arm in CC_BATCH],
         encoder=CC["batch_sweep"]["encoder"],
     log:
         f"{WORK}/logs/table6.log",

@@ -36,7 +36,9 @@ with rule_log(snakemake.log[0]):
                        rep["train_encoders"])
         write_outputs(out, tables=df)
     elif rule == "table6":
-        write_outputs(out, tables=cc.table6(evals(), snakemake.params.sweep, snakemake.params.encoder, order, heldout))
+        done = snakemake.input.done
+        sweep = [{**s, "steps": read_json(d)["steps"]} for s, d in zip(snakemake.params.sweep, done)]
+        write_outputs(out, tables=cc.table6(evals(), sweep, snakemake.params.encoder, order, heldout))
     elif rule == "fig5":
         gens = snakemake.params.gens
         df = cc.gaming_table(evals(), gens, enc["gaming"], order, heldout, enc)
