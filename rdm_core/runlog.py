@@ -45,3 +45,13 @@ def rule_log(path: str | os.PathLike, threads: int = 1) -> Iterator[logging.Logg
             log.info("finished in %.1f s", time.perf_counter() - start)
             root.removeHandler(handler)
 
+
+def job_device(requested: str) -> str:
+    """The torch device a rule computes on: ``requested`` (its `compute:` job's device), or the CPU, with a
+    warning in the log, when that names CUDA and this machine has none."""
+    import torch
+
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        log.warning("compute device %s asked for, but CUDA is not available here: running on the CPU", requested)
+        return "cpu"
+    return requested

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable, Mapping
 
+import torch
 from torch import Tensor, nn
 
 from ..data.npz import load_npz_batch
@@ -16,10 +17,11 @@ EncoderLoader = Callable[[str], tuple[nn.Module, str]]
 
 
 def score_images(images: Tensor, encoders: Mapping[str, nn.Module], banks: Mapping[str, EvalBank],
-                 batch: int = 500, allow_fewer: bool = False) -> dict:
-    """Extract each encoder's features of images in [0, 1] [N, C, H, W], then both ratio sets
-    (:func:`~rdm_core.eval.ratios.score_features`); held-out encoders are read from their specs."""
-    feats = {name: extract_features(enc, images, batch) for name, enc in encoders.items()}
+                 batch: int = 500, allow_fewer: bool = False, device: str | torch.device = "cpu") -> dict:
+    """Extract each encoder's features of images in [0, 1] [N, C, H, W] on ``device`` (each encoder is moved
+    there), then both ratio sets (:func:`~rdm_core.eval.ratios.score_features`); held-out encoders are read
+    from their specs."""
+    feats = {name: extract_features(enc.to(device), images, batch, device) for name, enc in encoders.items()}
     heldout = [name for name, enc in encoders.items() if enc.spec.split == "heldout"]
     return score_features(feats, banks, heldout, allow_fewer)
 

@@ -57,19 +57,23 @@ def nystrom_floor(val: Tensor, bundle: NystromBundle, n: int, draws: int, seed: 
     return sum(values) / draws
 
 
-def build_reference(train_feats: Tensor, val_feats: Tensor, cfg: Mapping, seed: int = 0) -> dict:
+def build_reference(train_feats: Tensor, val_feats: Tensor, cfg: Mapping, seed: int = 0,
+                    device: str | torch.device = "cpu") -> dict:
     """Build the reference of one encoder.
 
     Returns ``sigma`` (median heuristic on ``sigma_n`` seeded train rows), ``bundle`` (Nystrom bundle over
-    all train rows), ``nystrom_floor`` and ``bank`` (:class:`~rdm_core.reference.banks.EvalBank`).
+    all train rows), ``nystrom_floor`` and ``bank`` (:class:`~rdm_core.reference.banks.EvalBank`). sigma,
+    the bundle and its floor are computed on ``device`` (the seeded row draws stay the CPU's), the banks on
+    the CPU; everything returned lives on the CPU.
     """
     cfg = reference_config(cfg)
     train_feats, val_feats = train_feats.detach().float(), val_feats.detach().float()
-    sigma = median_sigma(train_feats, n_sub=cfg["sigma_n"], seed=seed)
-    bundle = build_nystrom_bundle(train_feats, sigma, cfg["landmarks"], seed=seed, iters=cfg["kmeans_iters"],
+    train_on, val_on = train_feats.to(device), val_feats.to(device)
+    sigma = median_sigma(train_on, n_sub=cfg["sigma_n"], seed=seed)
+    bundle = build_nystrom_bundle(train_on, sigma, cfg["landmarks"], seed=seed, iters=cfg["kmeans_iters"],
                                   fit_n=cfg["fit_n"], k_rr_n=cfg["k_rr_n"])
-    return {"sigma": sigma, "bundle": bundle,
-            "nystrom_floor": nystrom_floor(val_feats, bundle, cfg["floor_n"], cfg["floor_draws"], seed),
+    floor = nystrom_floor(val_on, bundle, cfg["floor_n"], cfg["floor_draws"], seed)
+    return {"sigma": sigma, "bundle": bundle.to("cpu"), "nystrom_floor": floor,
             "bank": build_eval_bank(train_feats, val_feats, sigma, cfg["sw_n"], cfg["rff_features"],
                                     cfg["rff_n"], seed)}
 

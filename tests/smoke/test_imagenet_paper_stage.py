@@ -50,7 +50,7 @@ def test_imagenet_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatc
     cfg["data"]["imagenet"] = {"train": str(tmp_path / "imagenet" / "train"), "val": str(tmp_path / "imagenet" / "val"),
                                "size": 32, "workers": 0}
     cfg["battery"].update(names=[ENC], threads=1, batch=16)
-    job = {"device": "cpu", "cpus": 1, "gpu": 0, "mem_mb": 1000, "runtime": 10}
+    job = {"device": "cpu", "gpu": 0, "cpus_per_gpu": 1, "mem_mb": 1000, "runtime": 10}
     cfg["compute"] = {k: job for k in cfg["compute"]}
     cfg["reference"].update(sigma_n=48, landmarks=8, kmeans_iters=2, fit_n=48, k_rr_n=48, floor_draws=2, floor_n=8,
                             sw_n=16, rff_features=32, rff_n=16)

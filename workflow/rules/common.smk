@@ -35,6 +35,18 @@ ENV = "../../environment.yml"  # relative to workflow/rules/
 TOY_RUN = {key: config["toy"][key] for key in ("data", "generator", "train", "distances", "eval")}
 
 
+def job_resources(job):
+    """What one `compute:` job asks the scheduler for, in the SLURM plugin's keys: gpu (and gpu_model, giving
+    --gpus=MODEL:N) with cpus_per_gpu on GPU jobs, mem_mb and runtime (minutes); gpu 0 asks for no GPU."""
+    gpus = {"cpus_per_gpu": job["cpus_per_gpu"], **({"gpu_model": job["gpu_model"]} if "gpu_model" in job else {})}
+    return {"gpu": job["gpu"], **(gpus if job["gpu"] else {}), "mem_mb": job["mem_mb"], "runtime": job["runtime"]}
+
+
+def job_threads(job):
+    """The job's CPUs: cpus_per_gpu on each of its GPUs, or cpus_per_gpu alone for a CPU job."""
+    return max(1, job["gpu"]) * job["cpus_per_gpu"]
+
+
 def artifact_outputs(name):
     """The files of one artifact, from the artifact table."""
     return [f"{RES}/{path}" for path in ARTIFACTS[name]["outputs"]]

@@ -14,7 +14,10 @@ rule probes:
         seed=config["reference"]["seed"],
         data=config["data"],
         scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.banks[0]))),
-    threads: config["battery"]["threads"]
+        device=config["compute"]["evaluate"]["device"],
+    threads: job_threads(config["compute"]["evaluate"])
+    resources:
+        **job_resources(config["compute"]["evaluate"]),
     log:
         f"{WORK}/logs/eval/probes.log",
     benchmark:
@@ -40,10 +43,10 @@ rule evaluate_generator:
         classifier=CC_CLASSIFIER[0] if CC_CLASSIFIER else None,
         batch=CC["eval"]["batch"],
         scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.banks[0]))),
-    threads: config["compute"]["evaluate"]["cpus"]
+        device=config["compute"]["evaluate"]["device"],
+    threads: job_threads(config["compute"]["evaluate"])
     resources:
-        mem_mb=config["compute"]["evaluate"]["mem_mb"],
-        runtime=config["compute"]["evaluate"]["runtime"],
+        **job_resources(config["compute"]["evaluate"]),
     log:
         f"{WORK}/logs/eval/{{gen}}.log",
     benchmark:
@@ -75,12 +78,9 @@ if CC_PAPER:
             generator=PMF_ARCH,
             weights_dir=config["t2i"]["paper"]["weights_dir"] or f"{WORK}/weights",
             device=PREF_JOB["device"],
-        threads: PREF_JOB["cpus_per_gpu"]
+        threads: job_threads(PREF_JOB)
         resources:
-            gpu=PREF_JOB["gpu"],
-            cpus_per_gpu=PREF_JOB["cpus_per_gpu"],
-            mem_mb=PREF_JOB["mem_mb"],
-            runtime=PREF_JOB["runtime"],
+            **job_resources(PREF_JOB),
         log:
             f"{WORK}/logs/eval/preference.log",
         benchmark:

@@ -14,11 +14,9 @@ rule features:
         weights_dir=config["battery"]["weights_dir"],
         batch=config["battery"]["batch"],
         device=config["compute"]["features"]["device"],
-    threads: config["compute"]["features"]["cpus"]
+    threads: job_threads(config["compute"]["features"])
     resources:
-        gpu=config["compute"]["features"]["gpu"],
-        mem_mb=config["compute"]["features"]["mem_mb"],
-        runtime=config["compute"]["features"]["runtime"],
+        **job_resources(config["compute"]["features"]),
     log:
         f"{WORK}/logs/features/{{encoder}}.log",
     benchmark:
@@ -41,11 +39,10 @@ rule reference:
         multiext(REFERENCE_DIR, "nystrom.safetensors", "sw_bank.safetensors", "rff_bank.safetensors", "floors.json"),
     params:
         reference=config["reference"],
-    threads: config["compute"]["reference"]["cpus"]
+        device=config["compute"]["reference"]["device"],
+    threads: job_threads(config["compute"]["reference"])
     resources:
-        gpu=config["compute"]["reference"]["gpu"],
-        mem_mb=config["compute"]["reference"]["mem_mb"],
-        runtime=config["compute"]["reference"]["runtime"],
+        **job_resources(config["compute"]["reference"]),
     log:
         f"{WORK}/logs/reference/{{encoder}}.log",
     benchmark:

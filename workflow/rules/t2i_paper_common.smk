@@ -13,14 +13,12 @@ T2P_WEIGHTS_DIR = T2P["weights_dir"] or f"{WORK}/weights"
 
 
 def t2p_job(name):
-    """threads and SLURM resources of one kind of job (every heavy job of the stage runs on GPUs)."""
-    job = T2P["compute"][name]
-    return {"gpu": job["gpu"], "cpus_per_gpu": job["cpus_per_gpu"], "mem_mb": job["mem_mb"], "runtime": job["runtime"]}
+    """SLURM resources of one kind of job (every heavy job of the stage runs on GPUs)."""
+    return job_resources(T2P["compute"][name])
 
 
 def t2p_threads(name):
-    job = T2P["compute"][name]
-    return max(1, job["gpu"]) * job["cpus_per_gpu"]
+    return job_threads(T2P["compute"][name])
 
 
 def t2p_model(model):

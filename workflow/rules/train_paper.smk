@@ -53,12 +53,9 @@ rule irdm_arm:
         workdir=lambda wildcards: f"{WORK}/work/irdm_arm/{wildcards.arm}",
         scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.references[0]))),
         weights_dir=config["battery"]["weights_dir"],
-    threads: TRAIN_JOB["gpu"] * TRAIN_JOB["cpus_per_gpu"]
+    threads: job_threads(TRAIN_JOB)
     resources:
-        gpu=TRAIN_JOB["gpu"],
-        cpus_per_gpu=TRAIN_JOB["cpus_per_gpu"],
-        mem_mb=TRAIN_JOB["mem_mb"],
-        runtime=TRAIN_JOB["runtime"],
+        **job_resources(TRAIN_JOB),
     log:
         f"{WORK}/logs/imagenet/irdm_arm_{{arm}}.log",
     benchmark:
@@ -84,12 +81,9 @@ rule samples:
         generator=PMF_ARCH,
         data=config["data"],
         device=SAMPLE_JOB["device"],
-    threads: SAMPLE_JOB["cpus_per_gpu"]
+    threads: job_threads(SAMPLE_JOB)
     resources:
-        gpu=SAMPLE_JOB["gpu"],
-        cpus_per_gpu=SAMPLE_JOB["cpus_per_gpu"],
-        mem_mb=SAMPLE_JOB["mem_mb"],
-        runtime=SAMPLE_JOB["runtime"],
+        **job_resources(SAMPLE_JOB),
     log:
         f"{WORK}/logs/imagenet/samples_{{gen}}.log",
     benchmark:

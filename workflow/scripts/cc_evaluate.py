@@ -6,7 +6,7 @@ from rdm_core.eval import load_battery, score_images
 from rdm_core.eval.classify import class_agreement
 from rdm_core.io import load_tensors, write_json
 from rdm_core.reference.cache import load_battery_encoder
-from rdm_core.runlog import rule_log
+from rdm_core.runlog import job_device, rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p, path = snakemake.params, snakemake.input.samples
@@ -16,7 +16,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
         tensors, _ = load_tensors(path)
         images, labels = tensors["images"], tensors["labels"]
     encoders, banks = load_battery(p.scale_dir, p.names, lambda n: load_battery_encoder(n, p.scale_dir))
-    scores = score_images(images, encoders, banks, p.batch)
+    scores = score_images(images, encoders, banks, p.batch, device=job_device(p.device))
     scores["generator"] = snakemake.wildcards.gen
     if p.classifier is not None:
         classifier = encoders.get(p.classifier) or load_battery_encoder(p.classifier, p.scale_dir)[0]

@@ -5,10 +5,11 @@ from rdm_core.eval import load_battery, score_images
 from rdm_core.eval.probes import probe_images
 from rdm_core.io import write_json
 from rdm_core.reference.cache import load_battery_encoder
-from rdm_core.runlog import rule_log
+from rdm_core.runlog import job_device, rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     names, scale_dir = snakemake.params.names, snakemake.params.scale_dir
+    device = job_device(snakemake.params.device)
     encoders, banks = load_battery(scale_dir, names, lambda n: load_battery_encoder(n, scale_dir))
     bank_idx = banks[names[0]].sw_train_idx
     if any(not banks[n].sw_train_idx.equal(bank_idx) for n in names):
@@ -16,7 +17,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     real = real_rows(snakemake.params.data, "train", snakemake.input.get("data"))
     scores = {}
     for probe, images in probe_images(real, bank_idx, banks[names[0]].n, snakemake.params.seed).items():
-        scores[probe] = score_images(images, encoders, banks)
+        scores[probe] = score_images(images, encoders, banks, device=device)
         log.info("%s: SW_r%d %.3f, MMDr%d %.3f", probe, scores[probe]["K"], scores[probe]["sw_rK"],
                  scores[probe]["K"], scores[probe]["mmd_rK"])
     write_json(snakemake.output[0], scores)
