@@ -175,12 +175,17 @@ def load_timm_weights(model: nn.Module, path: str) -> None:
 
 @register_loader("timm")
 def load_timm(spec: EncoderSpec, weights: str | None) -> nn.Module:
-    """``timm.create_model(options['model'], pretrained=False, num_classes=0, **options['kwargs'])``,
+    """``timm.create_model(options['model'], pretrained=False, num_classes=0, dynamic_img_size=True,
+    dynamic_img_pad=True, **options['kwargs'])`` (without the dynamic-size pair where the model refuses it),
     weights from a local file, pooled per ``spec.pool``."""
     import timm
 
-    model = timm.create_model(spec.options["model"], pretrained=False, num_classes=0,
-                              **spec.options.get("kwargs", {}))
+    kwargs = dict(pretrained=False, num_classes=0, **spec.options.get("kwargs", {}))
+    try:  # as the official: patch-grid ViTs pad inputs that are not a multiple of the patch
+        model = timm.create_model(spec.options["model"], dynamic_img_size=True,
+                                  dynamic_img_pad=True, **kwargs)
+    except TypeError:  # backbones without the dynamic-size arguments
+        model = timm.create_model(spec.options["model"], **kwargs)
     _check_dim(spec, model.num_features)
     if weights is not None:
         load_timm_weights(model, str(weights))

@@ -216,7 +216,8 @@ def test_timm_loader_converts_an_openai_clip_state_dict(tmp_path):
 
     spec = get_spec("clip")
     kw = dict(depth=1, embed_dim=32, num_heads=2)
-    ref = timm.create_model(spec.options["model"], pretrained=False, num_classes=0, img_size=256, **kw).eval()
+    ref = timm.create_model(spec.options["model"], pretrained=False, num_classes=0, img_size=256,
+                            dynamic_img_size=True, dynamic_img_pad=True, **kw).eval()  # as the official
     torch.save(to_openai_clip(ref.state_dict()), tmp_path / "openai.pth")
     enc = build_encoder(tiny(spec, 32, **kw), str(tmp_path / "openai.pth"))
     with torch.no_grad():
@@ -461,3 +462,14 @@ def test_fetch_weights_checks_its_arguments(tmp_path):
         resolve_weights(no_source, tmp_path)
     with pytest.raises(ValueError, match="destination"):
         fetch_weights(get_spec("clip"), "")
+
+
+def test_timm_loader_pads_patch14_grid_like_the_official():
+    """Consistency (not golden parity): the official TimmBackbone builds every timm model with
+    dynamic_img_size/dynamic_img_pad, so a patch-14 ViT at 32 px sees a 3x3 (padded) grid, not 2x2."""
+    spec = replace(get_spec("clip"), dim=32, options={
+        "model": "vit_tiny_patch16_224",
+        "kwargs": {"patch_size": 14, "img_size": 32, "embed_dim": 32, "depth": 1, "num_heads": 2}})
+    enc = paper.load_timm(spec, None)
+    tokens = enc.model.forward_features(torch.zeros(1, 3, 32, 32))
+    assert tokens.shape[1] == enc.model.num_prefix_tokens + 9
