@@ -85,7 +85,7 @@ def test_t2i_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatch):
         train={"steps": 2, "lr": 1e-3, "grad_clip": 4.0, "checkpoint_every": 1, "rollout": 4, "chunk": 2, "seed": 0,
                "loss_chunk": 64},
         keeper=2, curve_steps=[0, 1, 2], sample_batch=128,
-        geneval={"root": str(tmp_path / "geneval"), "python": sys.executable, "detector_dir": str(tmp_path),
+        geneval={"prompts": cfg["t2i"]["paper"]["geneval"]["prompts"], "root": str(tmp_path / "geneval"), "python": sys.executable, "detector_dir": str(tmp_path),
                  "detector": "mask2former", "detector_config": None, "options": {"threshold": 0.3}, "samples": 1,
                  "seed_base": 46_000_000},
         pickscore={"n_prompts": 6, "seed": 1, "batch": 4}, grid={"n": 4},

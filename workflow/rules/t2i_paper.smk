@@ -46,7 +46,9 @@ rule fetch_all_t2i_weights:
 
 
 rule t2i_paper_prompts:
-    """COCO train pairs (reference + prompt pool), the GenEval prompts of the clone, the PickScore prompts."""
+    """COCO train pairs (reference + prompt pool), the bundled GenEval prompts, the PickScore prompts."""
+    input:
+        geneval=T2P["geneval"]["prompts"],
     output:
         reference=f"{T2P_DIR}/prompts/reference.json",
         pool=f"{T2P_DIR}/prompts/pool.json",
@@ -54,7 +56,6 @@ rule t2i_paper_prompts:
         pickscore=f"{T2P_DIR}/prompts/pickscore.json",
     params:
         coco=T2P["coco"],
-        geneval_root=T2P["geneval"]["root"],
         geneval_repeats=T2P["geneval_repeats"],
         pickscore=T2P["pickscore"],
     log:

@@ -1,11 +1,11 @@
 """Prompt sets of the paper text-to-image stage: the COCO train pairs (reference), the generator prompt pool
-(COCO captions + GenEval prompts x repeats), the GenEval metadata of the clone, the PickScore prompts."""
+(COCO captions + GenEval prompts x repeats), the bundled GenEval metadata (official file, checked by sha256),
+the PickScore prompts."""
 
 import random
-from pathlib import Path
 
 from rdm_core.data.coco import coco_pairs, pairs_fingerprint
-from rdm_core.eval.geneval import METADATA, load_prompts
+from rdm_core.eval.geneval import SHA256, load_prompts
 from rdm_core.io import write_json
 from rdm_core.runlog import rule_log
 
@@ -14,8 +14,8 @@ with rule_log(snakemake.log[0]) as log:
     coco = p.coco
     pairs = coco_pairs(coco["root"], coco["train_split"], "t2i.paper.coco.root")
     write_json(out.reference, {"root": coco["root"], "sha256": pairs_fingerprint(pairs), "pairs": pairs})
-    geneval = load_prompts(Path(p.geneval_root) / METADATA, "t2i.paper.geneval.root")
-    write_json(out.geneval, {"source": str(Path(p.geneval_root) / METADATA), "rows": geneval,
+    geneval = load_prompts(snakemake.input.geneval, "t2i.paper.geneval.prompts", sha256=SHA256)
+    write_json(out.geneval, {"source": snakemake.input.geneval, "sha256": SHA256, "rows": geneval,
                              "prompts": [r["prompt"] for r in geneval]})
     # the pool's prompts: the COCO captions (in pair order, so tau of the reference captions is its head),
     # then each GenEval prompt once; rows repeat each GenEval prompt geneval_repeats times
