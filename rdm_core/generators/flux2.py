@@ -156,9 +156,35 @@ def save_student(path: str | os.PathLike, transformer: nn.Module, made_by: dict)
     save_tensors(path, transformer.state_dict(), {"made_by": made_by, "kind": "flux2_transformer"})
 
 
+def native_to_diffusers(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Black Forest Labs' native ``flux2`` keys -> diffusers ``Flux2Transformer2DModel`` keys, by diffusers' own
+    converter. Accepts the official iRDM adapter's state dict (every key under ``model.``, compiled blocks'
+    ``_orig_mod.`` segments) as well as the bare native layout."""
+    from diffusers.loaders.single_file_utils import convert_flux2_transformer_checkpoint_to_diffusers
+
+    if state and all(k.startswith("model.") for k in state):
+        state = {k.removeprefix("model."): v for k, v in state.items()}
+    return convert_flux2_transformer_checkpoint_to_diffusers({k.replace("._orig_mod", ""): v
+                                                             for k, v in state.items()})
+
+
+def load_released(path: str | os.PathLike) -> dict[str, Tensor]:
+    """The diffusers state dict of an official iRDM FLUX.2 checkpoint (``{"model": native state dict}``, e.g.
+    the released ``flux2_klein_1step_rdm_geallcoco_s180.pth``); tensors only, no pickled code is run."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not an official FLUX.2 checkpoint (a state dict, or one under 'model')")
+    return native_to_diffusers(dict(state))
+
+
 def load_student(transformer: nn.Module, path: str | os.PathLike) -> None:
-    """Load a student's transformer weights (every parameter must fit)."""
-    tensors, _ = load_tensors(path, {"kind": "flux2_transformer"})
+    """Load a student's transformer weights (every parameter must fit): our ``.safetensors`` (diffusers keys),
+    or an official ``.pth`` checkpoint in the native layout (:func:`load_released`)."""
+    if Path(path).suffix == ".pth":
+        tensors = load_released(path)
+    else:
+        tensors, _ = load_tensors(path, {"kind": "flux2_transformer"})
     missing, unexpected = transformer.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise RuntimeError(f"{path} does not fit the FLUX.2 transformer: missing {missing[:8]}, "

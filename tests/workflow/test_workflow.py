@@ -128,3 +128,16 @@ def test_paper_t2i_lists_every_job(dry_workflow):
         assert f"rule {rule}:" in artifacts, rule
     mini = snakemake(dry_workflow, "-n", "--forceall", "reproduce_all").stdout
     assert "t2i_paper" not in mini
+
+
+def test_paper_t2i_use_released_is_evaluation_alone(dry_workflow):
+    """t2i.use_released: Table 2 and Fig. 1 from the released joint student (fetched, loaded as the native .pth),
+    no training, reference or marginal job; the curve is its two endpoints."""
+    out = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "table2", "fig1",
+                    "--config", "t2i={use_released: true}").stdout
+    assert "rule fetch_t2i_released:" in out and "t2i/released/flux2_klein_1step_rdm_geallcoco_s180.pth" in out
+    for rule in ("t2i_paper_train", "t2i_paper_reference", "t2i_paper_features", "t2i_paper_text", "irdm_arm"):
+        assert f"rule {rule}:" not in out, rule
+    assert "student_marginal" not in out and "student_joint_s" not in out
+    for rule in ("t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve", "t2i_paper_grid", "table2"):
+        assert f"rule {rule}:" in out, rule

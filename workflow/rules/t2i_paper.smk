@@ -17,6 +17,7 @@ wildcard_constraints:
 
 localrules:
     fetch_t2i_weights,
+    fetch_t2i_released,
     fetch_all_t2i_weights,
     t2i_paper_metrics,
     t2i_paper_curve,
@@ -43,6 +44,21 @@ rule fetch_all_t2i_weights:
     """FLUX.2 [klein]-4B, the SigLIP2 text tower, PickScore_v1 and its CLIP-H processor."""
     input:
         expand(f"{WORK}/weights/{{t2i_model}}/FETCHED.json", t2i_model=list(T2I_MODELS)),
+
+
+rule fetch_t2i_released:
+    """The released joint student (t2i.paper.released; {"model": native flux2 keys}), sha256-checked (network)."""
+    output:
+        T2P_RELEASED_FILE,
+    params:
+        source=T2P["released"],
+        key="t2i.paper.released",
+    log:
+        f"{WORK}/logs/t2i/fetch_released.log",
+    conda:
+        ENV
+    script:
+        "../scripts/fetch_generator.py"
 
 
 rule t2i_paper_prompts:
@@ -297,15 +313,16 @@ rule t2i_paper_metrics:
 
 
 rule t2i_paper_curve:
-    """Fig. 1c: GenEval and PickScore of the joint student's checkpoints against post-training GPU-hours."""
+    """Fig. 1c: GenEval and PickScore of the joint student's checkpoints against post-training GPU-hours (with
+    use_released: the untrained 1-step init and the released student, against post-training steps)."""
     input:
         teacher=f"{RES}/metrics/t2i/teacher_nfe{T2P['teacher_nfe']}.json",
-        points=[f"{RES}/metrics/t2i/{t2p_curve_model(step)}.json" for step in T2P["curve_steps"]],
-        compute=f"{T2P_DIR}/students/joint/compute.json",
+        points=[f"{RES}/metrics/t2i/{t2p_curve_model(step)}.json" for step in T2P_CURVE_STEPS],
+        compute=[] if T2P_RELEASED else f"{T2P_DIR}/students/joint/compute.json",
     output:
         f"{RES}/metrics/t2i/curve.json",
     params:
-        steps=T2P["curve_steps"],
+        steps=T2P_CURVE_STEPS,
     log:
         f"{WORK}/logs/t2i/curve.log",
     conda:
