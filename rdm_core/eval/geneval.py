@@ -5,6 +5,7 @@ external scorer command and the parser of its results.
   tag, include/exclude clauses, prompt), bundled as ``data/prompts/geneval_evaluation_metadata.jsonl``
   (djghosh13/geneval af4902f, MIT) and checked by row count and sha256.
 - Seeds: sample j of prompt i is drawn from its own generator seeded 46,000,000 + 100 i + j, 4 per prompt.
+- Scoring runs in its own environment, ``workflow/envs/geneval.yaml`` (``snakemake --use-conda``).
 - Layout read by the official ``evaluation/evaluate_images.py``: ``<outdir>/<iiiii>/metadata.jsonl`` (the
   prompt's metadata row, one JSON object) and ``<outdir>/<iiiii>/samples/<jjjj>.png``.
 - The scorer writes one JSON record per image (filename, tag, prompt, correct, ...); a task's score is its
@@ -100,14 +101,12 @@ def render_prompts(outdir: str | os.PathLike, rows: Sequence[dict],
 
 
 def scorer_command(scorer: dict, imagedir: str | os.PathLike, outfile: str | os.PathLike) -> list[str]:
-    """argv of the official scorer: ``<python> <root>/evaluation/evaluate_images.py <imagedir> --outfile
-    <outfile> --model-path <detector_dir> [--model-config <cfg>] --options model=<detector> ...``."""
+    """Arguments of the official scorer, for the Python of its own environment: ``<root>/evaluation/evaluate_images.py
+    <imagedir> --outfile <outfile> --model-path <detector_dir> [--model-config <cfg>] --options model=<detector> ...``.
+    A config ``mmdet:<path>`` is one of the mmdet package's builtin configs (resolved in that environment);
+    ``workflow/scripts/geneval_run.py`` checks the environment and the script before running it."""
     script = Path(scorer["root"]) / "evaluation" / "evaluate_images.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"config key 't2i.paper.geneval.root' = {scorer['root']!r}: no {script}; clone "
-                                "djghosh13/geneval there")
-    argv = [scorer["python"], str(script), str(imagedir), "--outfile", str(outfile),
-            "--model-path", str(scorer["detector_dir"])]
+    argv = [str(script), str(imagedir), "--outfile", str(outfile), "--model-path", str(scorer["detector_dir"])]
     if scorer.get("detector_config"):
         argv += ["--model-config", str(scorer["detector_config"])]
     options = {"model": scorer["detector"], **{k: str(v) for k, v in scorer.get("options", {}).items()}}

@@ -101,23 +101,34 @@ class Flux2Generator(nn.Module):
             return self.decode(x.transpose(1, 2).reshape(n, c, h, w))
 
 
-def sample_noise(seeds: Sequence[int], shape: tuple[int, int, int]) -> Tensor:
-    """One CPU generator per sample, seeded by its own seed (so a sample's noise never depends on the batch)."""
-    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+def sample_noise(seeds: Sequence[int], shape: tuple[int, int, int], device: str | torch.device = "cpu") -> Tensor:
+    """One generator per sample on ``device``, seeded by its own seed (so a sample's noise never depends on the
+    batch). The official harness draws on CUDA; a CPU generator gives other noise for the same seed."""
+    return torch.stack([torch.randn(shape, generator=torch.Generator(device).manual_seed(int(s)), device=device)
+                        for s in seeds])
+
+
+def stream_noise(n: int, shape: tuple[int, int, int], seed: int, device: str | torch.device = "cpu") -> Tensor:
+    """The noise of n samples drawn at once from one generator on ``device`` seeded ``seed`` (the official
+    Pick-a-Pic protocol: seed 0 over the whole prompt set)."""
+    return torch.randn(n, *shape, generator=torch.Generator(device).manual_seed(int(seed)), device=device)
 
 
 @torch.inference_mode()
 def render(generator: Flux2Generator, contexts: Callable[[Sequence[int]], Tensor], idx: Sequence[int],
-           seeds: Sequence[int], size: int, device: str | torch.device = "cpu", batch: int = 16) -> Tensor:
-    """Images in [0, 1] [n, 3, size, size] (CPU) of prompts ``idx`` (rows of ``contexts``), sample k drawn
-    from the noise of ``seeds[k]``, in batches of ``batch``."""
-    if len(idx) != len(seeds):
-        raise ValueError(f"{len(idx)} prompts for {len(seeds)} seeds")
+           noise: Sequence[int] | Tensor, size: int, device: str | torch.device = "cpu", batch: int = 16) -> Tensor:
+    """Images in [0, 1] [n, 3, size, size] (CPU) of prompts ``idx`` (rows of ``contexts``), in batches of
+    ``batch``; sample k from ``noise[k]``: a noise tensor [n, C, h, w], or seeds (:func:`sample_noise` on
+    ``device``)."""
+    if len(idx) != len(noise):
+        raise ValueError(f"{len(idx)} prompts for {len(noise)} noise samples")
     shape = generator.noise_shape(size, size)
+    if isinstance(noise, Tensor) and tuple(noise.shape[1:]) != shape:
+        raise ValueError(f"noise of shape {tuple(noise.shape[1:])}, the generator takes {shape}")
     out = []
     for s in range(0, len(idx), batch):
-        noise = sample_noise(seeds[s:s + batch], shape).to(device)
-        out.append(generator(noise, contexts(list(idx[s:s + batch])).to(device)).cpu())
+        chunk = noise[s:s + batch] if isinstance(noise, Tensor) else sample_noise(noise[s:s + batch], shape, device)
+        out.append(generator(chunk.to(device), contexts(list(idx[s:s + batch])).to(device)).cpu())
     return torch.cat(out)
 
 

@@ -15,7 +15,8 @@ from torch import nn
 
 from rdm_core.compare.mmd import irdm_loss
 from rdm_core.generators.flux2 import (ContextTable, Flux2Generator, build_flux2, native_to_diffusers,
-                                       qwen3_contexts, save_student, write_contexts)
+                                       qwen3_contexts, render, sample_noise, save_student, stream_noise,
+                                       write_contexts)
 from rdm_core.representation.joint import joint_features
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.train.checkpoint import Checkpointer
@@ -208,6 +209,27 @@ def test_released_native_checkpoint_loads_through_the_diffusers_converter(klein_
     torch.save({"model": {"img_in.weight": native["img_in.weight"]}}, tmp_path / "partial.pth")
     with pytest.raises(RuntimeError, match="missing"):
         build_flux2(klein_dir, steps=1, student=tmp_path / "partial.pth")
+
+
+def test_noise_streams_follow_the_official_draws(klein_dir):
+    """GenEval: one generator per sample (torch.randn(shape, generator=Generator(device).manual_seed(seed)));
+    Pick-a-Pic: one stream over the whole set (torch.randn(n, *shape, generator=...manual_seed(0))); a render
+    from seeds equals a render from the tensor of their noise. (On the CPU: the CUDA draws need a GPU.)"""
+    shape = (4, 2, 2)
+    seeds = [46_000_000, 46_000_101]
+    per_sample = sample_noise(seeds, shape)
+    for k, seed in enumerate(seeds):
+        assert torch.equal(per_sample[k], torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed)))
+    stream = stream_noise(3, shape, 0)
+    assert torch.equal(stream, torch.randn(3, *shape, generator=torch.Generator("cpu").manual_seed(0)))
+    generator = build_flux2(klein_dir, steps=1)
+    table = torch.randn(3, CTX_LEN, CTX_DIM)
+    contexts = lambda idx: table[idx]  # noqa: E731
+    noise = sample_noise([5, 6, 7], generator.noise_shape(SIZE, SIZE))
+    from_seeds = render(generator, contexts, [0, 1, 2], [5, 6, 7], SIZE, batch=2)
+    torch.testing.assert_close(render(generator, contexts, [0, 1, 2], noise, SIZE, batch=3), from_seeds)
+    with pytest.raises(ValueError, match="noise of shape"):
+        render(generator, contexts, [0], torch.zeros(1, 3, 2, 2), SIZE)
 
 
 def test_context_table_round_trip(tmp_path):

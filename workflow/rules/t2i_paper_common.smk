@@ -1,11 +1,14 @@
 # Settings and helpers of the paper text-to-image rules (workflow/rules/t2i_paper.smk), which include this file.
 
 import json
+import shlex
 
+from rdm_core.eval.geneval import scorer_command
 from rdm_core.representation.text_paper import T2I_MODELS
 
 T2P = config["t2i"]["paper"]
 T2P_DIR = f"{WORK}/t2i"
+GENEVAL_ENV = "workflow/envs/geneval.yaml"  # the scorer's own environment (the rule's conda:, from the workdir)
 # use_released: Table 2 and Fig. 1 by evaluation alone; the released joint student (the keeper step) replaces
 # training, there is no marginal student, and the curve has only its endpoints (steps, not GPU-hours)
 T2P_RELEASED = T2I_RELEASED
