@@ -16,7 +16,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-WORKFLOW_FILES = ("Snakefile", "config", "workflow", "environment.yml")
+WORKFLOW_FILES = ("Snakefile", "config", "workflow", "environment.yml", "data")
 SMOKE = "--configfile=config/smoke.yaml"
 
 

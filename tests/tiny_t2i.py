@@ -109,3 +109,49 @@ def save_pickscore(model_dir: Path, processor_dir: Path) -> None:
         projection_dim=8, logit_scale_init_value=3.0)
     torch.manual_seed(0)
     CLIPModel(config).save_pretrained(model_dir)
+
+
+def diffusers_to_native(state: dict) -> dict:
+    """Test-only inverse of diffusers' convert_flux2_transformer_checkpoint_to_diffusers, written by hand from
+    its rename tables: a diffusers Flux2Transformer2DModel state dict in Black Forest Labs' native flux2 layout
+    (fused qkv, RMSNorm ``scale``, final adaLN as (shift, scale))."""
+    renames = [("x_embedder", "img_in"), ("context_embedder", "txt_in"),
+               ("time_guidance_embed.timestep_embedder.linear_1", "time_in.in_layer"),
+               ("time_guidance_embed.timestep_embedder.linear_2", "time_in.out_layer"),
+               ("double_stream_modulation_img.linear", "double_stream_modulation_img.lin"),
+               ("double_stream_modulation_txt.linear", "double_stream_modulation_txt.lin"),
+               ("single_stream_modulation.linear", "single_stream_modulation.lin"), ("proj_out", "final_layer.linear")]
+    double = {"attn.norm_q": "img_attn.norm.query_norm", "attn.norm_k": "img_attn.norm.key_norm",
+              "attn.to_out.0": "img_attn.proj", "ff.linear_in": "img_mlp.0", "ff.linear_out": "img_mlp.2",
+              "attn.norm_added_q": "txt_attn.norm.query_norm", "attn.norm_added_k": "txt_attn.norm.key_norm",
+              "attn.to_add_out": "txt_attn.proj", "ff_context.linear_in": "txt_mlp.0",
+              "ff_context.linear_out": "txt_mlp.2"}
+    single = {"attn.to_qkv_mlp_proj": "linear1", "attn.to_out": "linear2", "attn.norm_q": "norm.query_norm",
+              "attn.norm_k": "norm.key_norm"}
+    qkv = {"attn.to_q": ("img", 0), "attn.to_k": ("img", 1), "attn.to_v": ("img", 2),
+           "attn.add_q_proj": ("txt", 0), "attn.add_k_proj": ("txt", 1), "attn.add_v_proj": ("txt", 2)}
+    native, fused = {}, {}
+    for key, value in state.items():
+        name, param = key.rsplit(".", 1)
+        if name == "norm_out.linear":
+            shift_last = torch.cat(value.chunk(2, 0)[::-1])  # diffusers (scale, shift) -> native (shift, scale)
+            native[f"final_layer.adaLN_modulation.1.{param}"] = shift_last
+            continue
+        prefix, _, block = name.partition(".")
+        if prefix in ("transformer_blocks", "single_transformer_blocks"):
+            idx, _, inner = block.partition(".")
+            if prefix == "transformer_blocks" and inner in qkv:
+                stream, part = qkv[inner]
+                fused.setdefault(f"double_blocks.{idx}.{stream}_attn.qkv.{param}", [None] * 3)[part] = value
+                continue
+            table, out = (double, "double_blocks") if prefix == "transformer_blocks" else (single, "single_blocks")
+            native_name = table[inner]
+            if "norm" in native_name and param == "weight":
+                param = "scale"
+            native[f"{out}.{idx}.{native_name}.{param}"] = value
+            continue
+        for new, old in renames:
+            name = name.replace(new, old)
+        native[f"{name}.{param}"] = value
+    native.update({key: torch.cat(parts) for key, parts in fused.items()})
+    return native

@@ -1,8 +1,9 @@
 """COCO image-caption pairs (SPEC 4.2): one pair per image, its first caption, ordered by image_id.
 
 A COCO root holds ``annotations/captions_<split>.json`` and the images under ``<split>/`` (the official
-layout, e.g. ``train2014/COCO_train2014_000000000009.jpg``). "First caption" is the caption annotation
-with the smallest annotation id among the image's captions. Images are centre-cropped (ADM style) to
+layout, e.g. ``train2014/COCO_train2014_000000000009.jpg``). "First caption" is, as in the official iRDM
+code, the image's first caption annotation in file order, stripped of leading and trailing whitespace
+(inner whitespace is kept). Images are centre-cropped (ADM style) to
 the generator's resolution and read as uint8.
 """
 
@@ -42,16 +43,15 @@ def coco_pairs(root: str | os.PathLike, split: str, key: str) -> list[dict]:
     try:
         ann = json.loads(ann_path.read_text())
         files = {img["id"]: img["file_name"] for img in ann["images"]}
-        first: dict[int, tuple[int, str]] = {}
+        first: dict[int, str] = {}
         for a in ann["annotations"]:
-            if a["image_id"] not in first or a["id"] < first[a["image_id"]][0]:
-                first[a["image_id"]] = (a["id"], a["caption"])
+            first.setdefault(a["image_id"], str(a["caption"]).strip())
     except (ValueError, KeyError, TypeError) as err:
         raise fail(f"{ann_path} is not a COCO captions file ({err!r})") from err
     orphans = sorted(set(first) - set(files))
     if orphans:
         raise fail(f"{ann_path}: captions for {len(orphans)} unknown image ids, e.g. {orphans[:3]}")
-    return [{"image_id": i, "file": f"{split}/{files[i]}", "caption": " ".join(first[i][1].split())}
+    return [{"image_id": i, "file": f"{split}/{files[i]}", "caption": first[i]}
             for i in sorted(first)]
 
 

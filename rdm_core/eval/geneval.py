@@ -2,9 +2,10 @@
 external scorer command and the parser of its results.
 
 - Prompts: the 553 rows of the official ``prompts/evaluation_metadata.jsonl`` (one JSON object per line:
-  tag, include/exclude clauses, prompt), read from the configured clone of ``djghosh13/geneval`` (the
-  scorer needs that clone anyway; the file is not bundled here, since no verified copy was at hand).
+  tag, include/exclude clauses, prompt), bundled as ``data/prompts/geneval_evaluation_metadata.jsonl``
+  (djghosh13/geneval af4902f, MIT) and checked by row count and sha256.
 - Seeds: sample j of prompt i is drawn from its own generator seeded 46,000,000 + 100 i + j, 4 per prompt.
+- Scoring runs in its own environment, ``workflow/envs/geneval.yaml`` (``snakemake --use-conda``).
 - Layout read by the official ``evaluation/evaluate_images.py``: ``<outdir>/<iiiii>/metadata.jsonl`` (the
   prompt's metadata row, one JSON object) and ``<outdir>/<iiiii>/samples/<jjjj>.png``.
 - The scorer writes one JSON record per image (filename, tag, prompt, correct, ...); a task's score is its
@@ -22,11 +23,12 @@ import numpy as np
 from PIL import Image
 
 from ..io import atomic_path
+from ..report.manifest import file_sha256
 
 TASKS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 N_PROMPTS = 553
 SEED_BASE = 46_000_000
-METADATA = "prompts/evaluation_metadata.jsonl"
+SHA256 = "5c48e0813e812e3c373fa5c8ed07a8f0a483be30272b4427b0559c8048e67c13"  # djghosh13/geneval af4902f
 
 
 def sample_seed(prompt_idx: int, sample_idx: int, base: int = SEED_BASE) -> int:
@@ -36,12 +38,17 @@ def sample_seed(prompt_idx: int, sample_idx: int, base: int = SEED_BASE) -> int:
     return base + prompt_idx * 100 + sample_idx
 
 
-def load_prompts(path: str | os.PathLike, key: str, expect: int | None = N_PROMPTS) -> list[dict]:
-    """The metadata rows of the GenEval prompts, in file order; ``key`` names the config key of the path."""
+def load_prompts(path: str | os.PathLike, key: str, expect: int | None = N_PROMPTS,
+                 sha256: str | None = None) -> list[dict]:
+    """The metadata rows of the GenEval prompts, in file order; ``key`` names the config key of the path.
+    With ``sha256`` the file must be byte-identical to the official one (:data:`SHA256`)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config key {key!r}: GenEval prompt metadata {path} not found (clone "
-                                f"djghosh13/geneval and set {key!r} to the clone)")
+        raise FileNotFoundError(f"config key {key!r}: GenEval prompt metadata {path} not found (the project "
+                                "bundles it as data/prompts/geneval_evaluation_metadata.jsonl)")
+    digest = file_sha256(path)
+    if sha256 is not None and digest != sha256:
+        raise ValueError(f"config key {key!r}: {path} has sha256 {digest}, not the official {sha256}")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     bad = [i for i, r in enumerate(rows) if r.get("tag") not in TASKS or not r.get("prompt") or not r.get("include")]
     if bad:
@@ -94,14 +101,12 @@ def render_prompts(outdir: str | os.PathLike, rows: Sequence[dict],
 
 
 def scorer_command(scorer: dict, imagedir: str | os.PathLike, outfile: str | os.PathLike) -> list[str]:
-    """argv of the official scorer: ``<python> <root>/evaluation/evaluate_images.py <imagedir> --outfile
-    <outfile> --model-path <detector_dir> [--model-config <cfg>] --options model=<detector> ...``."""
+    """Arguments of the official scorer, for the Python of its own environment: ``<root>/evaluation/evaluate_images.py
+    <imagedir> --outfile <outfile> --model-path <detector_dir> [--model-config <cfg>] --options model=<detector> ...``.
+    A config ``mmdet:<path>`` is one of the mmdet package's builtin configs (resolved in that environment);
+    ``workflow/scripts/geneval_run.py`` checks the environment and the script before running it."""
     script = Path(scorer["root"]) / "evaluation" / "evaluate_images.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"config key 't2i.paper.geneval.root' = {scorer['root']!r}: no {script}; clone "
-                                "djghosh13/geneval there")
-    argv = [scorer["python"], str(script), str(imagedir), "--outfile", str(outfile),
-            "--model-path", str(scorer["detector_dir"])]
+    argv = [str(script), str(imagedir), "--outfile", str(outfile), "--model-path", str(scorer["detector_dir"])]
     if scorer.get("detector_config"):
         argv += ["--model-config", str(scorer["detector_config"])]
     options = {"model": scorer["detector"], **{k: str(v) for k, v in scorer.get("options", {}).items()}}

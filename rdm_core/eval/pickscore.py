@@ -1,14 +1,18 @@
 """PickScore (SPEC 2.4): ``yuvalkirstain/PickScore_v1`` with the CLIP-H processor, through transformers.
 
 score(image, prompt) = logit_scale.exp() * cos(image embedding, text embedding). Images go to PIL uint8
-before the processor (as in the official evaluation). The mean over a prompt set is the Table 2 number;
+before the processor (as in the official evaluation). Two prompt sets: the 499 Pick-a-Pic test prompts
+bundled as ``data/prompts/pickapic_test_prompts.jsonl`` (the official iRDM protocol, generator contexts at
+Qwen3 ctx_len 232) and COCO-val captions (the abstract's numbers). The mean over a prompt set is the Table 2 number;
 head-to-heads compare two generators on matched noise (same prompt, same seed) with
 :func:`rdm_core.eval.preference.win_rate`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -17,6 +21,27 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ..data.npz import to_pixels
+from ..report.manifest import file_sha256
+
+PICKAPIC_ROWS = 499
+PICKAPIC_SHA256 = "e71adc6357b15b9752e3fa40bf5eb7ddd98e6deafc816e5448e72b00fd431a2a"  # vita-epfl/RDM 391e274
+
+
+def load_pickapic(path: str | os.PathLike, key: str, sha256: str | None = PICKAPIC_SHA256) -> list[str]:
+    """The Pick-a-Pic test prompts in file order (one JSON object a line with a "prompt"); with ``sha256`` the
+    file must be the official one. ``key`` names the config key of the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config key {key!r}: Pick-a-Pic prompts {path} not found (the project bundles "
+                                "them as data/prompts/pickapic_test_prompts.jsonl)")
+    digest = file_sha256(path)
+    if sha256 is not None and digest != sha256:
+        raise ValueError(f"config key {key!r}: {path} has sha256 {digest}, not the official {sha256}")
+    prompts = [json.loads(line).get("prompt") for line in path.read_text().splitlines() if line.strip()]
+    bad = [i for i, q in enumerate(prompts) if not isinstance(q, str) or not q]
+    if bad:
+        raise ValueError(f"{path}: rows {bad[:5]} have no prompt")
+    return prompts
 
 
 def _embedding(out) -> Tensor:

@@ -101,23 +101,34 @@ class Flux2Generator(nn.Module):
             return self.decode(x.transpose(1, 2).reshape(n, c, h, w))
 
 
-def sample_noise(seeds: Sequence[int], shape: tuple[int, int, int]) -> Tensor:
-    """One CPU generator per sample, seeded by its own seed (so a sample's noise never depends on the batch)."""
-    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+def sample_noise(seeds: Sequence[int], shape: tuple[int, int, int], device: str | torch.device = "cpu") -> Tensor:
+    """One generator per sample on ``device``, seeded by its own seed (so a sample's noise never depends on the
+    batch). The official harness draws on CUDA; a CPU generator gives other noise for the same seed."""
+    return torch.stack([torch.randn(shape, generator=torch.Generator(device).manual_seed(int(s)), device=device)
+                        for s in seeds])
+
+
+def stream_noise(n: int, shape: tuple[int, int, int], seed: int, device: str | torch.device = "cpu") -> Tensor:
+    """The noise of n samples drawn at once from one generator on ``device`` seeded ``seed`` (the official
+    Pick-a-Pic protocol: seed 0 over the whole prompt set)."""
+    return torch.randn(n, *shape, generator=torch.Generator(device).manual_seed(int(seed)), device=device)
 
 
 @torch.inference_mode()
 def render(generator: Flux2Generator, contexts: Callable[[Sequence[int]], Tensor], idx: Sequence[int],
-           seeds: Sequence[int], size: int, device: str | torch.device = "cpu", batch: int = 16) -> Tensor:
-    """Images in [0, 1] [n, 3, size, size] (CPU) of prompts ``idx`` (rows of ``contexts``), sample k drawn
-    from the noise of ``seeds[k]``, in batches of ``batch``."""
-    if len(idx) != len(seeds):
-        raise ValueError(f"{len(idx)} prompts for {len(seeds)} seeds")
+           noise: Sequence[int] | Tensor, size: int, device: str | torch.device = "cpu", batch: int = 16) -> Tensor:
+    """Images in [0, 1] [n, 3, size, size] (CPU) of prompts ``idx`` (rows of ``contexts``), in batches of
+    ``batch``; sample k from ``noise[k]``: a noise tensor [n, C, h, w], or seeds (:func:`sample_noise` on
+    ``device``)."""
+    if len(idx) != len(noise):
+        raise ValueError(f"{len(idx)} prompts for {len(noise)} noise samples")
     shape = generator.noise_shape(size, size)
+    if isinstance(noise, Tensor) and tuple(noise.shape[1:]) != shape:
+        raise ValueError(f"noise of shape {tuple(noise.shape[1:])}, the generator takes {shape}")
     out = []
     for s in range(0, len(idx), batch):
-        noise = sample_noise(seeds[s:s + batch], shape).to(device)
-        out.append(generator(noise, contexts(list(idx[s:s + batch])).to(device)).cpu())
+        chunk = noise[s:s + batch] if isinstance(noise, Tensor) else sample_noise(noise[s:s + batch], shape, device)
+        out.append(generator(chunk.to(device), contexts(list(idx[s:s + batch])).to(device)).cpu())
     return torch.cat(out)
 
 
@@ -156,9 +167,35 @@ def save_student(path: str | os.PathLike, transformer: nn.Module, made_by: dict)
     save_tensors(path, transformer.state_dict(), {"made_by": made_by, "kind": "flux2_transformer"})
 
 
+def native_to_diffusers(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Black Forest Labs' native ``flux2`` keys -> diffusers ``Flux2Transformer2DModel`` keys, by diffusers' own
+    converter. Accepts the official iRDM adapter's state dict (every key under ``model.``, compiled blocks'
+    ``_orig_mod.`` segments) as well as the bare native layout."""
+    from diffusers.loaders.single_file_utils import convert_flux2_transformer_checkpoint_to_diffusers
+
+    if state and all(k.startswith("model.") for k in state):
+        state = {k.removeprefix("model."): v for k, v in state.items()}
+    return convert_flux2_transformer_checkpoint_to_diffusers({k.replace("._orig_mod", ""): v
+                                                             for k, v in state.items()})
+
+
+def load_released(path: str | os.PathLike) -> dict[str, Tensor]:
+    """The diffusers state dict of an official iRDM FLUX.2 checkpoint (``{"model": native state dict}``, e.g.
+    the released ``flux2_klein_1step_rdm_geallcoco_s180.pth``); tensors only, no pickled code is run."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not an official FLUX.2 checkpoint (a state dict, or one under 'model')")
+    return native_to_diffusers(dict(state))
+
+
 def load_student(transformer: nn.Module, path: str | os.PathLike) -> None:
-    """Load a student's transformer weights (every parameter must fit)."""
-    tensors, _ = load_tensors(path, {"kind": "flux2_transformer"})
+    """Load a student's transformer weights (every parameter must fit): our ``.safetensors`` (diffusers keys),
+    or an official ``.pth`` checkpoint in the native layout (:func:`load_released`)."""
+    if Path(path).suffix == ".pth":
+        tensors = load_released(path)
+    else:
+        tensors, _ = load_tensors(path, {"kind": "flux2_transformer"})
     missing, unexpected = transformer.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise RuntimeError(f"{path} does not fit the FLUX.2 transformer: missing {missing[:8]}, "

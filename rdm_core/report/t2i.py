@@ -22,12 +22,17 @@ MODELS = {"teacher_nfe4": "teacher, 4 steps", "teacher_nfe1": "teacher, 1 step",
 
 
 def table2(metrics: Mapping[str, Mapping]) -> pd.DataFrame:
-    """One row per model in MODELS order: NFE, GenEval overall, the six tasks, mean PickScore."""
+    """One row per model in MODELS order (those with metrics; the released student alone has no marginal arm):
+    NFE, GenEval overall, the six tasks, mean PickScore (paper scale: COCO-val), and, where the metrics have it
+    (paper scale), PickScore on the Pick-a-Pic test prompts beside it."""
     rows = []
     for model, label in MODELS.items():
+        if model not in metrics:
+            continue
         m = metrics[model]
         rows.append({"model": label, "id": model, "NFE": int(m["nfe"]), "GenEval": m["geneval"]["overall"],
-                     **{t: m["geneval"][t] for t in TASKS}, "PickScore": m["pickscore"]})
+                     **{t: m["geneval"][t] for t in TASKS}, "PickScore": m["pickscore"],
+                     **({"PickScore Pick-a-Pic": m["pickscore_pickapic"]} if "pickscore_pickapic" in m else {})})
     return pd.DataFrame(rows)
 
 

@@ -85,12 +85,16 @@ def test_t2i_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatch):
         train={"steps": 2, "lr": 1e-3, "grad_clip": 4.0, "checkpoint_every": 1, "rollout": 4, "chunk": 2, "seed": 0,
                "loss_chunk": 64},
         keeper=2, curve_steps=[0, 1, 2], sample_batch=128,
-        geneval={"root": str(tmp_path / "geneval"), "python": sys.executable, "detector_dir": str(tmp_path),
-                 "detector": "mask2former", "detector_config": None, "options": {"threshold": 0.3}, "samples": 1,
+        geneval={"prompts": cfg["t2i"]["paper"]["geneval"]["prompts"], "root": str(tmp_path / "geneval"),
+                 "detector_dir": str(tmp_path), "detector": "mask2former", "detector_config": None, "options": {"threshold": 0.3}, "samples": 1,
                  "seed_base": 46_000_000},
-        pickscore={"n_prompts": 6, "seed": 1, "batch": 4}, grid={"n": 4},
+        pickscore={"batch": 4, "cocoval": {"n_prompts": 6, "seed": 1},
+                   "pickapic": {**cfg["t2i"]["paper"]["pickscore"]["pickapic"], "ctx_len": 7}}, grid={"n": 4},
         compute={k: job for k in cfg["t2i"]["paper"]["compute"]})
     (workflow_copy / "config" / "tiny_paper.yaml").write_text(yaml.safe_dump(cfg))
+    # the stand-in scorer runs in this environment: its env file pins what this one has (no conda here)
+    (workflow_copy / "workflow" / "envs" / "geneval.yaml").write_text(
+        f"dependencies:\n  - pip:\n      - numpy=={np.__version__}\n")
     monkeypatch.setenv("PATH", f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")  # torchrun
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     proc = snakemake(workflow_copy, "--cores", "2", "--configfile=config/tiny_paper.yaml", "t2i_paper", timeout=1800)
@@ -103,7 +107,7 @@ def test_t2i_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatch):
         assert set(m["geneval"]) == {*TASKS, "overall"}
         assert all(0 <= v <= 1 for v in m["geneval"].values())
         assert m["geneval"]["overall"] == pytest.approx(sum(m["geneval"][t] for t in TASKS) / 6)
-        assert np.isfinite(m["pickscore"])
+        assert np.isfinite(m["pickscore"]) and np.isfinite(m["pickscore_pickapic"])
     curve = json.loads((res / "curve.json").read_text())
     assert curve["compute_unit"] == "GPU-hours" and [p["step"] for p in curve["points"]] == [0, 1, 2]
     assert curve["points"][0]["compute"] == 0 < curve["points"][1]["compute"] < curve["points"][2]["compute"]

@@ -14,14 +14,15 @@ import torch
 from torch import nn
 
 from rdm_core.compare.mmd import irdm_loss
-from rdm_core.generators.flux2 import (ContextTable, Flux2Generator, build_flux2, qwen3_contexts, save_student,
+from rdm_core.generators.flux2 import (ContextTable, Flux2Generator, build_flux2, native_to_diffusers,
+                                       qwen3_contexts, render, sample_noise, save_student, stream_noise,
                                        write_contexts)
 from rdm_core.representation.joint import joint_features
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.train.checkpoint import Checkpointer
 from rdm_core.train.flux2 import PromptRollout, text_joint_bundles, train_flux2
 from rdm_core.train.gradcache import full_batch_step, gradcache_step
-from tiny_t2i import CTX_DIM, CTX_LEN, SIZE, save_klein, tiny_parts
+from tiny_t2i import CTX_DIM, CTX_LEN, SIZE, diffusers_to_native, save_klein, tiny_parts
 
 REF = {"sigma_n": 64, "landmarks": 8, "kmeans_iters": 3, "fit_n": 64, "k_rr_n": 64, "floor_draws": 1,
        "floor_n": 8, "sw_n": 8, "rff_features": 8, "rff_n": 8}
@@ -172,6 +173,63 @@ def test_student_weights_round_trip(klein_dir, tmp_path):
     reloaded = build_flux2(klein_dir, steps=1, student=tmp_path / "s.safetensors")
     for (k, a), b in zip(student.transformer.state_dict().items(), reloaded.transformer.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+@pytest.mark.parametrize("adapter", [False, True])
+def test_released_native_checkpoint_loads_through_the_diffusers_converter(klein_dir, tmp_path, adapter):
+    """A tiny random transformer saved as the official checkpoint ({"model": native flux2 keys}, under the official
+    adapter's ``model.`` prefix or bare; native layout made by the test-only inverse in tiny_t2i) loads back into
+    the diffusers module through diffusers' converter and gives that module's outputs. Consistency with our own
+    tiny model and the converter, not parity with BFL's native module (not available here)."""
+    student = build_flux2(klein_dir, steps=1, trainable=True)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in student.transformer.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    state = student.transformer.state_dict()
+    native = diffusers_to_native(state)
+    assert "single_stream_modulation.lin.weight" in native and "double_blocks.0.img_attn.qkv.weight" in native
+    assert not set(native) & set(state)  # nothing kept its diffusers name
+    assert set(native_to_diffusers(dict(native))) == set(state)
+    torch.save({"model": {("model." if adapter else "") + k: v for k, v in native.items()}, "step": 180},
+               tmp_path / "released.pth")
+    released = build_flux2(klein_dir, steps=1, student=tmp_path / "released.pth")
+    for k, v in released.transformer.state_dict().items():
+        torch.testing.assert_close(v, state[k], atol=0, rtol=0, msg=k)
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(2, *student.noise_shape(SIZE, SIZE), generator=g)
+    ctx = torch.randn(2, CTX_LEN, CTX_DIM, generator=g)
+    with torch.no_grad():
+        want = student.eval()(noise, ctx)
+        got = released(noise, ctx)
+    torch.testing.assert_close(got, want, atol=0, rtol=0)
+    base = build_flux2(klein_dir, steps=1)
+    with torch.no_grad():
+        assert not torch.allclose(base(noise, ctx), want)  # the weights did change the outputs
+    torch.save({"model": {"img_in.weight": native["img_in.weight"]}}, tmp_path / "partial.pth")
+    with pytest.raises(RuntimeError, match="missing"):
+        build_flux2(klein_dir, steps=1, student=tmp_path / "partial.pth")
+
+
+def test_noise_streams_follow_the_official_draws(klein_dir):
+    """GenEval: one generator per sample (torch.randn(shape, generator=Generator(device).manual_seed(seed)));
+    Pick-a-Pic: one stream over the whole set (torch.randn(n, *shape, generator=...manual_seed(0))); a render
+    from seeds equals a render from the tensor of their noise. (On the CPU: the CUDA draws need a GPU.)"""
+    shape = (4, 2, 2)
+    seeds = [46_000_000, 46_000_101]
+    per_sample = sample_noise(seeds, shape)
+    for k, seed in enumerate(seeds):
+        assert torch.equal(per_sample[k], torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed)))
+    stream = stream_noise(3, shape, 0)
+    assert torch.equal(stream, torch.randn(3, *shape, generator=torch.Generator("cpu").manual_seed(0)))
+    generator = build_flux2(klein_dir, steps=1)
+    table = torch.randn(3, CTX_LEN, CTX_DIM)
+    contexts = lambda idx: table[idx]  # noqa: E731
+    noise = sample_noise([5, 6, 7], generator.noise_shape(SIZE, SIZE))
+    from_seeds = render(generator, contexts, [0, 1, 2], [5, 6, 7], SIZE, batch=2)
+    torch.testing.assert_close(render(generator, contexts, [0, 1, 2], noise, SIZE, batch=3), from_seeds)
+    with pytest.raises(ValueError, match="noise of shape"):
+        render(generator, contexts, [0], torch.zeros(1, 3, 2, 2), SIZE)
 
 
 def test_context_table_round_trip(tmp_path):

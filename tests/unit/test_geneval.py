@@ -94,13 +94,35 @@ def test_parser_rejects_a_missing_task(tmp_path):
 def test_scorer_command(tmp_path):
     (tmp_path / "geneval" / "evaluation").mkdir(parents=True)
     (tmp_path / "geneval" / "evaluation" / "evaluate_images.py").write_text("")
-    scorer = {"root": str(tmp_path / "geneval"), "python": "/envs/geneval/bin/python", "detector_dir": "/ckpt",
+    scorer = {"root": str(tmp_path / "geneval"), "detector_dir": "/ckpt",
               "detector": "mask2former_swin-s", "detector_config": "/mmdet/cfg.py", "options": {"threshold": 0.3}}
     argv = scorer_command(scorer, "/out/images", "/out/results.jsonl")
-    assert argv[:3] == ["/envs/geneval/bin/python", str(tmp_path / "geneval/evaluation/evaluate_images.py"),
-                        "/out/images"]
+    assert argv[:2] == [str(tmp_path / "geneval/evaluation/evaluate_images.py"), "/out/images"]
     assert argv[argv.index("--outfile") + 1] == "/out/results.jsonl"
     assert argv[argv.index("--model-config") + 1] == "/mmdet/cfg.py"
     assert argv[argv.index("--options") + 1:] == ["model=mask2former_swin-s", "threshold=0.3"]
-    with pytest.raises(FileNotFoundError, match="t2i.paper.geneval.root"):
-        scorer_command({**scorer, "root": str(tmp_path / "nowhere")}, "a", "b")
+
+
+RUN = Path(__file__).parents[2] / "workflow" / "scripts" / "geneval_run.py"
+
+
+def test_scoring_entry_point_checks_env_and_clone(tmp_path):
+    """geneval_run.py: pins of the env file unmet -> exit naming the file; a missing clone -> exit naming the config
+    key; otherwise it runs the scorer with the given arguments."""
+    import subprocess
+    import sys
+
+    def run(env_text, *argv):
+        (tmp_path / "env.yaml").write_text(env_text)
+        return subprocess.run([sys.executable, str(RUN), str(tmp_path / "env.yaml"), *argv], capture_output=True,
+                              text=True)
+
+    wrong = run("dependencies:\n  - pip:\n      - mmdet==3.3.0\n", "x.py")
+    assert wrong.returncode == 1 and "own environment" in wrong.stderr and "mmdet missing (pinned 3.3.0)" in wrong.stderr
+    pinned = f"dependencies:\n  - pip:\n      - numpy=={np.__version__}\n"
+    missing = run(pinned, str(tmp_path / "nowhere" / "evaluate_images.py"))
+    assert missing.returncode == 1 and "t2i.paper.geneval.root" in missing.stderr
+    scorer = tmp_path / "evaluate_images.py"
+    scorer.write_text("import sys; print('scored', sys.argv[1:])\n")
+    ok = run(pinned, str(scorer), "imgs", "--outfile", "r.jsonl")
+    assert ok.returncode == 0 and "scored ['imgs', '--outfile', 'r.jsonl']" in ok.stdout

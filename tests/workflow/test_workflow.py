@@ -128,3 +128,36 @@ def test_paper_t2i_lists_every_job(dry_workflow):
         assert f"rule {rule}:" in artifacts, rule
     mini = snakemake(dry_workflow, "-n", "--forceall", "reproduce_all").stdout
     assert "t2i_paper" not in mini
+
+
+def test_paper_t2i_use_released_is_evaluation_alone(dry_workflow):
+    """t2i.use_released: Table 2 and Fig. 1 from the released joint student (fetched, loaded as the native .pth),
+    no training, reference or marginal job; the curve is its two endpoints."""
+    out = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "table2", "fig1",
+                    "--config", "t2i={use_released: true}").stdout
+    assert "rule fetch_t2i_released:" in out and "t2i/released/flux2_klein_1step_rdm_geallcoco_s180.pth" in out
+    for rule in ("t2i_paper_train", "t2i_paper_reference", "t2i_paper_features", "t2i_paper_text", "irdm_arm"):
+        assert f"rule {rule}:" not in out, rule
+    assert "student_marginal" not in out and "student_joint_s" not in out
+    for rule in ("t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve", "t2i_paper_grid", "table2"):
+        assert f"rule {rule}:" in out, rule
+
+
+def test_geneval_scoring_without_its_conda_env_fails_at_once(workflow_copy, tmp_path):
+    """Run without --use-conda, the GenEval scoring job stops before the scorer, naming workflow/envs/geneval.yaml
+    and --use-conda; nothing is written. The env file pins the SPEC 2.5 scorer stack."""
+    env = (workflow_copy / "workflow" / "envs" / "geneval.yaml").read_text()
+    for pin in ("mmdet==3.3.0", "mmcv==2.1.0", "open-clip-torch==3.3.0", "transformers==4.40.2", "pytorch=2.1"):
+        assert pin in env, pin
+    (tmp_path / "geneval" / "evaluation").mkdir(parents=True)
+    (tmp_path / "geneval" / "evaluation" / "evaluate_images.py").write_text("raise SystemExit('scorer ran')\n")
+    images = workflow_copy / "resources" / "paper" / "t2i" / "geneval" / "teacher_nfe4" / "images" / "00000"
+    images.mkdir(parents=True)
+    target = "resources/paper/t2i/geneval/teacher_nfe4/results.jsonl"
+    proc = snakemake(workflow_copy, "--cores", "1", "--configfile=config/paper.yaml", "--allowed-rules",
+                     "t2i_paper_geneval_score", "--config", f"t2i={{paper: {{geneval: {{root: {tmp_path / 'geneval'}}}}}}}",
+                     "--", target)
+    assert proc.returncode != 0
+    assert "GenEval scoring runs in its own environment workflow/envs/geneval.yaml" in proc.stdout, proc.stdout[-3000:]
+    assert "--use-conda" in proc.stdout and "scorer ran" not in proc.stdout
+    assert not (workflow_copy / target).exists()

@@ -216,6 +216,11 @@ def producing_rule(path):
 T2I = config["t2i"]
 T2I_DIR = f"{WORK}/t2i"
 T2I_MODELS = ["teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal"]
+# paper scale, t2i.use_released: evaluation alone, no marginal student is released (`--config t2i='{use_released:
+# true}'` passes the string "true")
+T2I_RELEASED = SCALE == "paper" and str(T2I.get("use_released", False)).lower() == "true"
+if T2I_RELEASED:
+    T2I_MODELS.remove("student_marginal")
 T2I_LAWS = ["joint", "marginal"]
 
 

@@ -11,16 +11,19 @@ include: "t2i_paper_common.smk"
 wildcard_constraints:
     arm="joint|marginal",
     model=r"teacher_nfe\d+|student_(joint|marginal)(_s\d+)?",
-    pset="pool|geneval|pickscore",
+    pset="pool|geneval|cocoval|pickapic",
+    ps="cocoval|pickapic",
     t2i_model="|".join(T2I_MODELS),
 
 
 localrules:
     fetch_t2i_weights,
+    fetch_t2i_released,
     fetch_all_t2i_weights,
     t2i_paper_metrics,
     t2i_paper_curve,
     t2i_paper_winrates,
+    t2i_paper_geneval_summary,
     t2i_paper,
 
 
@@ -45,16 +48,35 @@ rule fetch_all_t2i_weights:
         expand(f"{WORK}/weights/{{t2i_model}}/FETCHED.json", t2i_model=list(T2I_MODELS)),
 
 
+rule fetch_t2i_released:
+    """The released joint student (t2i.paper.released; {"model": native flux2 keys}), sha256-checked (network)."""
+    output:
+        T2P_RELEASED_FILE,
+    params:
+        source=T2P["released"],
+        key="t2i.paper.released",
+    log:
+        f"{WORK}/logs/t2i/fetch_released.log",
+    conda:
+        ENV
+    script:
+        "../scripts/fetch_generator.py"
+
+
 rule t2i_paper_prompts:
-    """COCO train pairs (reference + prompt pool), the GenEval prompts of the clone, the PickScore prompts."""
+    """COCO train pairs (reference + prompt pool), the bundled GenEval prompts, both PickScore prompt sets
+    (COCO-val captions, the bundled Pick-a-Pic test prompts)."""
+    input:
+        geneval=T2P["geneval"]["prompts"],
+        pickapic=T2P["pickscore"]["pickapic"]["prompts"],
     output:
         reference=f"{T2P_DIR}/prompts/reference.json",
         pool=f"{T2P_DIR}/prompts/pool.json",
         geneval=f"{T2P_DIR}/prompts/geneval.json",
-        pickscore=f"{T2P_DIR}/prompts/pickscore.json",
+        cocoval=f"{T2P_DIR}/prompts/cocoval.json",
+        pickapic=f"{T2P_DIR}/prompts/pickapic.json",
     params:
         coco=T2P["coco"],
-        geneval_root=T2P["geneval"]["root"],
         geneval_repeats=T2P["geneval_repeats"],
         pickscore=T2P["pickscore"],
     log:
@@ -66,14 +88,14 @@ rule t2i_paper_prompts:
 
 
 rule t2i_paper_contexts:
-    """Qwen3 contexts (ctx_len tokens, layers 9/18/27) of one prompt set, precomputed once."""
+    """Qwen3 contexts (layers 9/18/27) of one prompt set, precomputed once: ctx_len tokens (232 for Pick-a-Pic)."""
     input:
         prompts=f"{T2P_DIR}/prompts/{{pset}}.json",
     output:
         f"{T2P_DIR}/ctx/{{pset}}.npy",
     params:
         weights_dir=T2P_WEIGHTS_DIR,
-        ctx_len=T2P["ctx_len"],
+        ctx_len=lambda wildcards: T2P["pickscore"]["pickapic"]["ctx_len"] if wildcards.pset == "pickapic" else T2P["ctx_len"],
         batch=T2P["ctx_batch"],
         device=T2P["compute"]["contexts"]["device"],
     threads: t2p_threads("contexts")
@@ -230,14 +252,16 @@ rule t2i_paper_geneval_images:
 
 
 rule t2i_paper_geneval_score:
-    """The official GenEval scorer (external: its clone and environment), then its results parsed."""
+    """The official GenEval scorer (its clone, t2i.paper.geneval.root) in its own environment, GENEVAL_ENV
+    (`snakemake --use-conda`); without it the job stops at once naming that file."""
     input:
         images=rules.t2i_paper_geneval_images.output[0],
     output:
-        results=f"{T2P_DIR}/geneval/{{model}}/results.jsonl",
-        scores=f"{T2P_DIR}/geneval/{{model}}/scores.json",
+        f"{T2P_DIR}/geneval/{{model}}/results.jsonl",
     params:
-        scorer=T2P["geneval"],
+        env=GENEVAL_ENV,
+        argv=lambda wildcards, input, output: shlex.join(scorer_command(
+            T2P["geneval"], os.path.abspath(input.images), os.path.abspath(output[0]) + ".part")),
     threads: t2p_threads("geneval")
     resources:
         **t2p_job("geneval"),
@@ -246,19 +270,36 @@ rule t2i_paper_geneval_score:
     benchmark:
         f"{WORK}/benchmarks/t2i/geneval_score_{{model}}.tsv"
     conda:
+        "../envs/geneval.yaml"
+    shell:
+        "python workflow/scripts/geneval_run.py {params.env} {params.argv} > {log} 2>&1 "
+        "|| {{ tail -n 20 {log} >&2; exit 1; }}; mv {output}.part {output}"
+
+
+rule t2i_paper_geneval_summary:
+    """GenEval of one model from the scorer's per-image results: the six task scores and their unweighted mean."""
+    input:
+        results=rules.t2i_paper_geneval_score.output[0],
+        images=rules.t2i_paper_geneval_images.output[0],
+    output:
+        f"{T2P_DIR}/geneval/{{model}}/scores.json",
+    log:
+        f"{WORK}/logs/t2i/geneval_summary_{{model}}.log",
+    conda:
         ENV
     script:
-        "../scripts/t2i_paper_geneval_score.py"
+        "../scripts/t2i_paper_geneval_summary.py"
 
 
 rule t2i_paper_pickscore:
-    """PickScore_v1 of one model on the COCO-val prompts (one seed per prompt, shared by every model)."""
+    """PickScore_v1 of one model on one prompt set, the same noise for every model: COCO-val (one seed per
+    prompt) or Pick-a-Pic (one noise stream, the official protocol)."""
     input:
         unpack(t2p_student_input),
-        prompts=rules.t2i_paper_prompts.output.pickscore,
-        ctx=f"{T2P_DIR}/ctx/pickscore.npy",
+        prompts=f"{T2P_DIR}/prompts/{{ps}}.json",
+        ctx=f"{T2P_DIR}/ctx/{{ps}}.npy",
     output:
-        f"{T2P_DIR}/pickscore/{{model}}.safetensors",
+        f"{T2P_DIR}/pickscore/{{ps}}/{{model}}.safetensors",
     params:
         nfe=lambda wildcards: t2p_model(wildcards.model)[0],
         weights_dir=T2P_WEIGHTS_DIR,
@@ -269,9 +310,9 @@ rule t2i_paper_pickscore:
     resources:
         **t2p_job("pickscore"),
     log:
-        f"{WORK}/logs/t2i/pickscore_{{model}}.log",
+        f"{WORK}/logs/t2i/pickscore_{{ps}}_{{model}}.log",
     benchmark:
-        f"{WORK}/benchmarks/t2i/pickscore_{{model}}.tsv"
+        f"{WORK}/benchmarks/t2i/pickscore_{{ps}}_{{model}}.tsv"
     conda:
         ENV
     script:
@@ -279,10 +320,12 @@ rule t2i_paper_pickscore:
 
 
 rule t2i_paper_metrics:
-    """The contract's metrics file of one model: GenEval per task and overall, mean PickScore."""
+    """The contract's metrics file of one model: GenEval per task and overall, mean PickScore on COCO-val (the
+    abstract's) and on Pick-a-Pic (the official protocol)."""
     input:
-        geneval=rules.t2i_paper_geneval_score.output.scores,
-        pickscore=rules.t2i_paper_pickscore.output[0],
+        geneval=rules.t2i_paper_geneval_summary.output[0],
+        pickscore=f"{T2P_DIR}/pickscore/cocoval/{{model}}.safetensors",
+        pickscore_pickapic=f"{T2P_DIR}/pickscore/pickapic/{{model}}.safetensors",
     output:
         f"{RES}/metrics/t2i/{{model}}.json",
     params:
@@ -296,15 +339,16 @@ rule t2i_paper_metrics:
 
 
 rule t2i_paper_curve:
-    """Fig. 1c: GenEval and PickScore of the joint student's checkpoints against post-training GPU-hours."""
+    """Fig. 1c: GenEval and PickScore of the joint student's checkpoints against post-training GPU-hours (with
+    use_released: the untrained 1-step init and the released student, against post-training steps)."""
     input:
         teacher=f"{RES}/metrics/t2i/teacher_nfe{T2P['teacher_nfe']}.json",
-        points=[f"{RES}/metrics/t2i/{t2p_curve_model(step)}.json" for step in T2P["curve_steps"]],
-        compute=f"{T2P_DIR}/students/joint/compute.json",
+        points=[f"{RES}/metrics/t2i/{t2p_curve_model(step)}.json" for step in T2P_CURVE_STEPS],
+        compute=[] if T2P_RELEASED else f"{T2P_DIR}/students/joint/compute.json",
     output:
         f"{RES}/metrics/t2i/curve.json",
     params:
-        steps=T2P["curve_steps"],
+        steps=T2P_CURVE_STEPS,
     log:
         f"{WORK}/logs/t2i/curve.log",
     conda:
@@ -314,11 +358,11 @@ rule t2i_paper_curve:
 
 
 rule t2i_paper_grid:
-    """Fig. 1 sample grid of one model: the first grid.n PickScore prompts, on their shared noise."""
+    """Fig. 1 sample grid of one model: the first grid.n COCO-val PickScore prompts, on their shared noise."""
     input:
         unpack(t2p_student_input),
-        prompts=rules.t2i_paper_prompts.output.pickscore,
-        ctx=f"{T2P_DIR}/ctx/pickscore.npy",
+        prompts=rules.t2i_paper_prompts.output.cocoval,
+        ctx=f"{T2P_DIR}/ctx/cocoval.npy",
     output:
         f"{WORK}/t2i/grids/{{model}}.safetensors",
     params:
@@ -339,9 +383,9 @@ rule t2i_paper_grid:
 
 
 rule t2i_paper_winrates:
-    """PickScore head-to-heads on matched noise: the joint student against the teacher and the marginal arm."""
+    """PickScore head-to-heads on matched noise (COCO-val): the joint student against the teacher and the marginal arm."""
     input:
-        scores=expand(f"{T2P_DIR}/pickscore/{{model}}.safetensors", model=T2P_MODELS),
+        scores=expand(f"{T2P_DIR}/pickscore/cocoval/{{model}}.safetensors", model=T2P_MODELS),
     output:
         f"{RES}/metrics/t2i/pickscore_winrates.json",
     params:

@@ -24,6 +24,7 @@ rule fetch_generator:
         f"{WORK}/generators/{{which}}.pth",
     params:
         source=lambda wildcards: PMF[wildcards.which],
+        key=lambda wildcards: f"imagenet.generator.{wildcards.which}",
     log:
         f"{WORK}/logs/generators/fetch_{{which}}.log",
     conda:

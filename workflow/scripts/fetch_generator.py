@@ -1,4 +1,5 @@
-"""Download one pMF-H checkpoint (network needed) and check its sha256 against the config when one is given."""
+"""Download one released checkpoint (network needed) and check its sha256 against the config key
+``params.key`` when one is given."""
 
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ with rule_log(snakemake.log[0]) as log:
     digest = weights_sha256(cache)
     if src["sha256"] and digest != src["sha256"]:
         raise ValueError(f"{src['repo']}/{src['file']}: sha256 {digest} differs from the configured "
-                         f"imagenet.generator.{snakemake.wildcards.which}.sha256 {src['sha256']}")
+                         f"{snakemake.params.key}.sha256 {src['sha256']}")
     with atomic_path(out) as tmp:
         shutil.copyfile(cache, tmp)
     log.info("fetched %s/%s -> %s (sha256 %s%s)", src["repo"], src["file"], out, digest,

@@ -1,4 +1,5 @@
-"""GenEval renders of one model: 553 prompts x 4 samples, per-sample seeds, in the official scorer's layout."""
+"""GenEval renders of one model: 553 prompts x 4 samples, per-sample seeds (each sample's generator on the job's
+device, CUDA as the official harness; CPU only as a fallback), in the official scorer's layout."""
 
 import torch
 
@@ -16,6 +17,8 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
                             snakemake.input.get("student"), device)
     contexts = ContextTable(snakemake.input.ctx)
     rows = read_json(snakemake.input.prompts)["rows"]
+    if device == "cpu":
+        log.warning("noise drawn on the CPU (no CUDA): the official harness draws it on the GPU, other images")
 
     def images(idx, seeds):
         return to_uint8(render(generator, contexts, idx, seeds, p.resolution, device, p.batch))

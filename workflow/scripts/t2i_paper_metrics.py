@@ -1,4 +1,5 @@
-"""The text-to-image contract's metrics file of one model: GenEval (six tasks, overall) and mean PickScore."""
+"""The text-to-image contract's metrics file of one model: GenEval (six tasks, overall), mean PickScore on the
+COCO-val captions (``pickscore``, the abstract's) and on the Pick-a-Pic test prompts (``pickscore_pickapic``)."""
 
 import json
 
@@ -8,8 +9,8 @@ from rdm_core.runlog import rule_log
 
 with rule_log(snakemake.log[0]) as log:
     geneval = read_json(snakemake.input.geneval)
-    meta = load_tensors(snakemake.input.pickscore)[1]
+    mean = {k: json.loads(load_tensors(snakemake.input[k])[1]["pickscore"]) for k in ("pickscore", "pickscore_pickapic")}
     out = {"model": snakemake.wildcards.model, "nfe": int(snakemake.params.nfe),
-           "geneval": {k: geneval[k] for k in (*TASKS, "overall")}, "pickscore": json.loads(meta["pickscore"])}
+           "geneval": {k: geneval[k] for k in (*TASKS, "overall")}, **mean}
     write_json(snakemake.output[0], out)
     log.info("%s", out)

@@ -1,9 +1,10 @@
-"""PickScore_v1 of one model on the COCO-val prompts, one seed per prompt (the same noise for every model)."""
+"""PickScore_v1 of one model on one prompt set, the same noise for every model: per-prompt seeds (COCO-val) or
+one stream seeded ``stream_seed`` (Pick-a-Pic, the official protocol), drawn on the job's device."""
 
 import torch
 
 from rdm_core.eval.pickscore import load_pickscore, mean_score, to_uint8
-from rdm_core.generators.flux2 import ContextTable, build_flux2, render
+from rdm_core.generators.flux2 import ContextTable, build_flux2, render, stream_noise
 from rdm_core.io import read_json, save_tensors
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.runlog import rule_log
@@ -17,14 +18,21 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
                             snakemake.input.get("student"), device)
     contexts = ContextTable(snakemake.input.ctx)
     sets = read_json(snakemake.input.prompts)
-    prompts, seeds = sets["prompts"], sets["seeds"]
+    prompts = sets["prompts"]
+    if "seeds" in sets:
+        noise = sets["seeds"]
+    else:
+        noise = stream_noise(len(prompts), generator.noise_shape(p.resolution, p.resolution), sets["stream_seed"], device)
+    if device == "cpu":
+        log.warning("noise drawn on the CPU (no CUDA): the official protocol draws it on the GPU, other images")
     scores = []
     for s in range(0, len(prompts), p.batch):
         idx = list(range(s, min(s + p.batch, len(prompts))))
-        images = render(generator, contexts, idx, seeds[s:s + p.batch], p.resolution, device, p.batch)
+        images = render(generator, contexts, idx, noise[s:s + p.batch], p.resolution, device, p.batch)
         scores.append(scorer.score(to_uint8(images), prompts[s:s + p.batch]))
         log.info("PickScore: %d/%d", idx[-1] + 1, len(prompts))
     scores = torch.cat(scores)
     summary = mean_score(scores)
-    save_tensors(snakemake.output[0], {"scores": scores}, {"model": snakemake.wildcards.model, "nfe": p.nfe, **summary})
-    log.info("PickScore %s: %.4f", snakemake.wildcards.model, summary["pickscore"])
+    save_tensors(snakemake.output[0], {"scores": scores},
+                 {"model": snakemake.wildcards.model, "prompts": snakemake.wildcards.ps, "nfe": p.nfe, **summary})
+    log.info("PickScore %s on %s: %.4f", snakemake.wildcards.model, snakemake.wildcards.ps, summary["pickscore"])
