@@ -24,20 +24,41 @@ from .flow import VelocityNet, sample
 SHAPE = (3, CANVAS, CANVAS)
 
 
+class Standardise(nn.Module):
+    """tau -> (tau - mean) / std per dimension, with the train captions' statistics (buffers, saved with the net).
+
+    Sentence embeddings of the captions share one large common part ("a photo of ..."); the words that tell
+    captions apart move tau only a little, so the raw embedding conveys digit and colour slowly (measured:
+    mini GenEval of the 4-step teacher after 800 steps 0.063 raw, 0.262 standardised)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def fit(self, tau: Tensor) -> "Standardise":
+        self.mean.copy_(tau.mean(0))
+        self.std.copy_(tau.std(0).clamp_min(1e-6))
+        return self
+
+    def forward(self, tau: Tensor) -> Tensor:
+        return (tau - self.mean) / self.std
+
+
 class CaptionVelocityNet(VelocityNet):
-    """The velocity net of :mod:`.flow` on RGB compositions, conditioned on a text embedding twice: globally
-    (FiLM of every block) and spatially, by a layout map (an MLP of tau gives ``layout_ch`` channels per grid
-    cell, broadcast over the cell and stacked with the input patches), since FiLM alone is the same at
-    every pixel and cannot say which cell holds what."""
+    """The velocity net of :mod:`.flow` on RGB compositions, conditioned on the standardised text embedding
+    twice: globally (FiLM of every block) and spatially, by a layout map (an MLP of tau gives ``layout_ch``
+    channels per grid cell, broadcast over the cell and stacked with the input patches), since FiLM alone is
+    the same at every pixel and cannot say which cell holds what."""
 
     def __init__(self, text_dim: int, width: int = 32, emb_dim: int = 64, layout_ch: int = 16):
-        super().__init__(nn.Identity(), text_dim, width, emb_dim, channels=3)
+        super().__init__(Standardise(text_dim), text_dim, width, emb_dim, channels=3)
         self.layout_ch = layout_ch
         self.layout = nn.Sequential(nn.Linear(text_dim, 256), nn.SiLU(), nn.Linear(256, layout_ch * GRID * GRID))
         self.inp = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(4 * 3 + layout_ch, width, 3, 1, 1))
 
     def stem(self, x: Tensor, c: Tensor) -> Tensor:
-        grid = self.layout(c).view(-1, self.layout_ch, GRID, GRID)
+        grid = self.layout(self.cond(c)).view(-1, self.layout_ch, GRID, GRID)
         grid = nn.functional.interpolate(grid, scale_factor=CELL // 2, mode="nearest")
         return self.inp[1](torch.cat([self.inp[0](x), grid], 1))
 

@@ -21,19 +21,25 @@ MODELS = {"teacher_nfe4": "teacher, 4 steps", "teacher_nfe1": "teacher, 1 step",
           "student_joint": "iRDM joint (ours), 1 step", "student_marginal": "iRDM marginal, 1 step"}
 
 
+REAL = {"real_val": "real val compositions (the scorers' ceiling)"}
+
+
 def table2(metrics: Mapping[str, Mapping]) -> pd.DataFrame:
-    """One row per model in MODELS order (those with metrics; the released student alone has no marginal arm):
-    NFE, GenEval overall, the six tasks, mean PickScore (paper scale: COCO-val), and, where the metrics have it
-    (paper scale), PickScore on the Pick-a-Pic test prompts beside it."""
+    """One row per model in MODELS order (after the real row where ``metrics`` has it; those with metrics: the
+    released student alone has no marginal arm): NFE (none for real images), GenEval overall, the six tasks, mean
+    PickScore (paper scale: COCO-val), and, where the metrics have it (paper scale), PickScore on the Pick-a-Pic
+    test prompts beside it."""
     rows = []
-    for model, label in MODELS.items():
+    for model, label in ({**REAL, **MODELS} if "real_val" in metrics else MODELS).items():
         if model not in metrics:
             continue
         m = metrics[model]
-        rows.append({"model": label, "id": model, "NFE": int(m["nfe"]), "GenEval": m["geneval"]["overall"],
+        rows.append({"model": label, "id": model, "NFE": m["nfe"], "GenEval": m["geneval"]["overall"],
                      **{t: m["geneval"][t] for t in TASKS}, "PickScore": m["pickscore"],
                      **({"PickScore Pick-a-Pic": m["pickscore_pickapic"]} if "pickscore_pickapic" in m else {})})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table["NFE"] = table["NFE"].astype("Int64")
+    return table
 
 
 def grid_image(images: np.ndarray, cols: int) -> np.ndarray:

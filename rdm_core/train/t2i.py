@@ -52,9 +52,11 @@ def train_teacher(images: Tensor, tau: Tensor, cfg: Mapping, workdir: str | os.P
                   log: Log | None = None) -> VelocityNet:
     """Flow matching of the caption-conditional velocity net on compositions [N, 3, 32, 32] and their tau rows.
 
-    ``cfg``: steps, batch, lr, grad_clip, checkpoint_every, seed, width. Resumes from ``workdir``."""
+    ``cfg``: steps, batch, lr, grad_clip, checkpoint_every, seed, width. The net standardises tau with the
+    statistics of ``tau``. Resumes from ``workdir``."""
     cfg = config_section(cfg, TEACHER_KEYS, "t2i teacher")
     net = seeded(lambda: caption_net(tau.shape[1], cfg["width"]), cfg["seed"])
+    net.cond.fit(tau)
     return train_flow(images, tau, cfg, workdir, log, model=net)
 
 

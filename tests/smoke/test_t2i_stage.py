@@ -31,7 +31,9 @@ def test_t2i_stage_smoke(smoke_build):
     assert [p["step"] for p in curve["points"]] == [0, 2, 4] and curve["points"][0]["compute"] == 0.0
     assert curve["points"][-1]["compute"] > 0
     t2 = pd.read_csv(res / "tables" / "table2_t2i.csv")
-    assert list(t2["id"]) == MODELS and list(t2["NFE"]) == [4, 1, 1, 1]
+    assert list(t2["id"]) == ["real_val", *MODELS] and list(t2["NFE"][1:]) == [4, 1, 1, 1] and t2["NFE"].isna()[0]
+    real = json.loads((res / "metrics" / "t2i" / "real_val.json").read_text())
+    assert t2["GenEval"][0] == pytest.approx(real["geneval"]["overall"], abs=5e-4) and real["images"] == 6 * 20
     assert (work / "t2i" / "grids" / "student_joint.safetensors").exists()
     assert list((work / "work" / "t2i_student" / "joint").glob("*/ckpt_*.pt")), "checkpoints stay in the work folder"
     again = snakemake(smoke_build, "-n", "--configfile=config/smoke.yaml", "table2", "fig1")

@@ -13,7 +13,7 @@ from rdm_core.data import compose
 from rdm_core.data.compose import COLOUR_NAMES, TASKS, caption, layout, make_compositions, prompt_set, render
 from rdm_core.eval.mini_geneval import EMPTY, geneval_scores, judge, mini_geneval, train_cell_classifier
 from rdm_core.eval.mini_pickscore import pickscore, tokenize, train_tiny_clip
-from rdm_core.generators.t2i import caption_net, load_t2i, render as render_t2i, sample_seeds, seeded_noise
+from rdm_core.generators.t2i import caption_net, load_t2i, render as render_t2i, sample_seeds, save_t2i, seeded_noise
 from rdm_core.representation.joint import joint_features
 from rdm_core.representation.t2i import CellEncoder, RGBRandomConv
 from rdm_core.train.t2i import snapshot_steps, step_seconds, text_bundles, train_student
@@ -241,6 +241,21 @@ def test_seeds_and_rendering_are_per_sample():
     assert torch.equal(render_t2i(net, tau[1:2], [2], nfe=2)[0], out[1])
 
 
+def test_caption_net_standardises_tau_and_keeps_the_statistics(tmp_path):
+    gen = torch.Generator().manual_seed(3)
+    tau = 5.0 + 0.01 * torch.randn(50, 4, generator=gen, dtype=torch.float64)
+    net = caption_net(4, width=8)
+    net.cond.fit(tau.float())
+    z = net.cond(tau.float()).double()
+    ref = (tau - tau.mean(0)) / tau.std(0)  # float64 reference
+    assert torch.allclose(z, ref, atol=1e-3)
+    save_t2i(tmp_path / "net.safetensors", net, {"rule": "test"})
+    loaded, _ = load_t2i(tmp_path / "net.safetensors")
+    assert torch.equal(loaded.cond.mean, net.cond.mean) and torch.equal(loaded.cond.std, net.cond.std)
+    x, t = torch.randn(2, 3, 32, 32), torch.rand(2)
+    assert torch.equal(loaded(x, t, tau[:2].float()), net.eval()(x, t, tau[:2].float()))
+
+
 # ------------------------------------------------------------------------------------------ student step
 class Crash(Exception):
     pass
@@ -325,3 +340,17 @@ def test_verify_t2i_claims_read_table2(tmp_path):
 
     assert verdicts([0.5, 0.4, 0.6, 0.55], [20.0, 19.0, 21.0, 20.5]) == ["holds", "holds"]
     assert verdicts([0.5, 0.4, 0.6, 0.65], [20.0, 19.0, 19.5, 20.5]) == ["fails", "fails"]
+
+
+def test_table2_puts_the_real_row_first_without_nfe():
+    from rdm_core.report.t2i import MODELS, table2
+
+    def metrics(model, nfe, value):
+        return {"model": model, "nfe": nfe, "geneval": {**{t: value for t in TASKS}, "overall": value},
+                "pickscore": 10 * value}
+
+    ms = {m: metrics(m, 4 if m == "teacher_nfe4" else 1, 0.1 * i) for i, m in enumerate(MODELS)}
+    assert list(table2(ms)["id"]) == list(MODELS) and "real_val" not in set(table2(ms)["id"])
+    t = table2({**ms, "real_val": metrics("real_val", None, 0.9)})
+    assert list(t["id"]) == ["real_val", *MODELS] and t["NFE"].isna().tolist() == [True, False, False, False, False]
+    assert t["GenEval"][0] == 0.9 and t["PickScore"][0] == 9.0 and t["NFE"].tolist()[1:] == [4, 1, 1, 1]

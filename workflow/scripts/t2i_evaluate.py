@@ -1,6 +1,8 @@
 """Mini GenEval and mini PickScore of the text-to-image models (rule t2i_evaluate: one model, plus its sample
-grid; rule t2i_curve: every saved checkpoint of the joint student against its training compute)."""
+grid; rule t2i_curve: every saved checkpoint of the joint student against its training compute; rule t2i_real:
+the real val compositions on their own captions, the scorers' ceiling)."""
 
+from rdm_core.data.compose import load_compositions
 from rdm_core.eval.mini_geneval import load_cell_classifier, mini_geneval
 from rdm_core.eval.mini_pickscore import load_tiny_clip, pickscore
 from rdm_core.generators.t2i import load_t2i, render, render_prompts, to_uint8_hwc
@@ -45,5 +47,13 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
         teacher = read_json(inp.teacher)
         write_json(snakemake.output[0], {"compute_unit": "CPU-seconds", "teacher": {
             "geneval": teacher["geneval"]["overall"], "pickscore": teacher["pickscore"]}, "points": points})
+    elif snakemake.rule == "t2i_real":
+        images, captions, metas = load_compositions(inp.val)
+        geneval = mini_geneval(detector, images, metas)
+        pick = float(pickscore(clip, images, captions).mean())
+        write_json(snakemake.output[0], {"model": "real_val", "nfe": None, "geneval": geneval, "pickscore": pick,
+                                         "images": len(images), "scorer": "mini GenEval (held-out cell "
+                                         "classifier), mini PickScore; both scorers are trained on val digits"})
+        log.info("real val compositions: GenEval %.3f, PickScore %.3f", geneval["overall"], pick)
     else:
         raise ValueError(f"t2i_evaluate.py does not build '{snakemake.rule}'")
