@@ -7,6 +7,7 @@ kill never leaves a half-written output behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -78,3 +79,24 @@ def load_tensors(path: str | os.PathLike, expect: Mapping[str, Any] | None = Non
             raise CacheError(f"{path}: metadata '{key}' is {meta.get(key)!r}, this request needs {want_s!r}; "
                              "the cache was made for another request, delete it to rebuild")
     return tensors, meta
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checked_file(path: str | os.PathLike, key: str, what: str, sha256: str | None = None) -> Path:
+    """``path``, refused unless it is a file (and, with ``sha256``, byte-identical to the official one); the
+    errors name the config key ``key`` and ``what`` the file is."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config key {key!r}: {what} {path} not found")
+    digest = file_sha256(path)
+    if sha256 is not None and digest != sha256:
+        raise ValueError(f"config key {key!r}: {path} has sha256 {digest}, not the official {sha256}")
+    return path

@@ -22,8 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from ..io import atomic_path
-from ..report.manifest import file_sha256
+from ..io import atomic_path, checked_file
 
 TASKS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 N_PROMPTS = 553
@@ -42,13 +41,8 @@ def load_prompts(path: str | os.PathLike, key: str, expect: int | None = N_PROMP
                  sha256: str | None = None) -> list[dict]:
     """The metadata rows of the GenEval prompts, in file order; ``key`` names the config key of the path.
     With ``sha256`` the file must be byte-identical to the official one (:data:`SHA256`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config key {key!r}: GenEval prompt metadata {path} not found (the project "
-                                "bundles it as data/prompts/geneval_evaluation_metadata.jsonl)")
-    digest = file_sha256(path)
-    if sha256 is not None and digest != sha256:
-        raise ValueError(f"config key {key!r}: {path} has sha256 {digest}, not the official {sha256}")
+    path = checked_file(path, key, "GenEval prompt metadata (the project bundles it as "
+                        "data/prompts/geneval_evaluation_metadata.jsonl)", sha256)
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     bad = [i for i, r in enumerate(rows) if r.get("tag") not in TASKS or not r.get("prompt") or not r.get("include")]
     if bad:

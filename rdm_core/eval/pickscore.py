@@ -21,7 +21,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ..data.npz import to_pixels
-from ..report.manifest import file_sha256
+from ..io import checked_file
 
 PICKAPIC_ROWS = 499
 PICKAPIC_SHA256 = "e71adc6357b15b9752e3fa40bf5eb7ddd98e6deafc816e5448e72b00fd431a2a"  # vita-epfl/RDM 391e274
@@ -30,13 +30,8 @@ PICKAPIC_SHA256 = "e71adc6357b15b9752e3fa40bf5eb7ddd98e6deafc816e5448e72b00fd431
 def load_pickapic(path: str | os.PathLike, key: str, sha256: str | None = PICKAPIC_SHA256) -> list[str]:
     """The Pick-a-Pic test prompts in file order (one JSON object a line with a "prompt"); with ``sha256`` the
     file must be the official one. ``key`` names the config key of the path."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config key {key!r}: Pick-a-Pic prompts {path} not found (the project bundles "
-                                "them as data/prompts/pickapic_test_prompts.jsonl)")
-    digest = file_sha256(path)
-    if sha256 is not None and digest != sha256:
-        raise ValueError(f"config key {key!r}: {path} has sha256 {digest}, not the official {sha256}")
+    path = checked_file(path, key, "Pick-a-Pic prompts (the project bundles them as "
+                        "data/prompts/pickapic_test_prompts.jsonl)", sha256)
     prompts = [json.loads(line).get("prompt") for line in path.read_text().splitlines() if line.strip()]
     bad = [i for i, q in enumerate(prompts) if not isinstance(q, str) or not q]
     if bad:

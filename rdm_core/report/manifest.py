@@ -14,6 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from ..io import file_sha256
+
 MANIFEST_COLUMNS = ["file", "artifact", "rule", "sha256", "config_keys", "config_hash", "commit"]
 
 
@@ -36,14 +38,6 @@ def config_hash(values: Mapping[str, Any]) -> str:
     whatever the order of the keys or of the config file."""
     text = json.dumps(dict(values), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def git_commit(cwd: str | Path = ".") -> str:

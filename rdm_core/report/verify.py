@@ -330,8 +330,9 @@ def _(v, numbers):
     interior = any_of(all_of(at_most(by_n[n], e, k) for e in ends) for n in ns[1:-1]) if len(ns) >= 3 else FAILS
     monotone = non_increasing(list(by_n.values()), k, 0.01)
     text = ", ".join(f"N={n}: {_fmt_q(s)}" for n, s in by_n.items())
-    return any_of([interior, monotone]), f"interior optimum {interior}, monotone gain {monotone} (best N={best}); {text}"
-        view["batch_budget"] = str(t6["budget"].iloc[0])
+    budget = f"matched on {v['batch_budget']}; " if "batch_budget" in v else ""
+    return any_of([interior, monotone]), (f"{budget}interior optimum {interior}, monotone gain {monotone} "
+                                          f"(best N={best}); {text}")
 
 
 def _gaming(v):

@@ -14,7 +14,8 @@ import yaml
 
 from browser import chromium, console_errors, screenshot
 from conftest import ROOT, copy_build, snakemake
-from rdm_core.report.manifest import config_hash, config_values, file_sha256, results_readme
+from rdm_core.io import file_sha256
+from rdm_core.report.manifest import config_hash, config_values, results_readme
 
 ARTIFACTS = yaml.safe_load((ROOT / "config" / "artifacts.yaml").read_text())
 SCALES = {"config/config.yaml": "mini", "config/smoke.yaml": "smoke", "config/paper.yaml": "paper"}
