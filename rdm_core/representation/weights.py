@@ -19,6 +19,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from ..io import file_sha256
 from .spec import EncoderSpec
 
 FETCH_HINT = ("Nothing is downloaded at run time: fetch it first with the Snakemake rule `fetch_weights` "
@@ -165,8 +166,4 @@ def weights_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
                 continue
             h.update(f"{rel.as_posix()}\t{weights_sha256(f, chunk)}\n".encode())
         return h.hexdigest()
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path, chunk)

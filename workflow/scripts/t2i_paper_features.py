@@ -7,11 +7,11 @@ from rdm_core.data.coco import CocoImages
 from rdm_core.io import read_json
 from rdm_core.reference.cache import cached_features, feature_metadata, load_battery_encoder
 from rdm_core.representation.features import extract_features
-from rdm_core.runlog import rule_log
+from rdm_core.runlog import job_device, rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p, name = snakemake.params, snakemake.wildcards.encoder
-    device = p.device if torch.cuda.is_available() else "cpu"
+    device = job_device(p.device)
     ref = read_json(snakemake.input.pairs)
     encoder, weights_sha = load_battery_encoder(name, p.scale_dir, p.weights_dir)
     encoder.to(device)

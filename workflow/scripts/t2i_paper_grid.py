@@ -6,11 +6,11 @@ from rdm_core.eval.pickscore import to_uint8
 from rdm_core.generators.flux2 import ContextTable, build_flux2, render
 from rdm_core.io import read_json, save_tensors
 from rdm_core.representation.text_paper import resolve_t2i_weights
-from rdm_core.runlog import rule_log
+from rdm_core.runlog import job_device, rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
-    device = p.device if torch.cuda.is_available() else "cpu"
+    device = job_device(p.device)
     generator = build_flux2(resolve_t2i_weights("flux2_klein", p.weights_dir), p.nfe,
                             snakemake.input.get("student"), device)
     sets = read_json(snakemake.input.prompts)

@@ -1,15 +1,13 @@
 """Joint (or image-only) Nystrom bundles of the COCO reference pairs for every trained-against encoder."""
 
-import torch
-
 from rdm_core.io import load_tensors, read_json
 from rdm_core.reference.joint_io import save_joint_reference
-from rdm_core.runlog import rule_log
+from rdm_core.runlog import job_device, rule_log
 from rdm_core.train.flux2 import text_joint_bundles
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
-    device = p.device if torch.cuda.is_available() else "cpu"
+    device = job_device(p.device)
     n_ref = len(read_json(snakemake.input.pairs)["pairs"])
     text = load_tensors(snakemake.input.text)[0]["text"][:n_ref]  # the pool's head: the reference captions
     feats = {name: load_tensors(path)[0]["features"].to(device)
