@@ -7,6 +7,7 @@ numbers to hold ours against."""
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 import subprocess
@@ -39,6 +40,14 @@ def test_bf16_on_cuda_for_every_encoder_but_inception():
         assert policy.autocast_dtype(name, "cpu", "bf16") is None, name
     with pytest.raises(ValueError, match="battery.precision"):
         policy.autocast_dtype("clip", CUDA, "fp16")
+
+
+def test_fp32_set_is_the_official_one():
+    """The official keeps in fp32 exactly the encoders whose backbone sets ``has_logits``: only
+    ``InceptionBackbone`` does (rdm/representation/backbones/*.py at 391e274), built for the registry's
+    ``source: inception`` specs."""
+    official = json.loads((ROOT / "tests" / "data" / "official" / "battery_official.json").read_text())["specs"]
+    assert {s["name"] for s in official if s["source"] == "inception"} == policy.FP32_ENCODERS
 
 
 class DtypeProbe(nn.Module):
