@@ -81,9 +81,10 @@ def encoder_weights(spec: EncoderSpec, scale_dir: str | os.PathLike, weights_dir
     return resolve_weights(spec, Path(scale_dir) / "weights" if weights_dir is None else weights_dir)
 
 
-def load_battery_encoder(name: str, scale_dir: str | os.PathLike, weights_dir: str | os.PathLike | None = None
-                         ) -> tuple[Encoder, str]:
-    """A battery encoder built from its local weights, with the weights hash that identifies its features."""
+def load_battery_encoder(name: str, scale_dir: str | os.PathLike, weights_dir: str | os.PathLike | None = None,
+                         precision: str = "bf16") -> tuple[Encoder, str]:
+    """A battery encoder built from its local weights, to run under the ``precision`` policy
+    (``battery.precision``), with the weights hash that identifies its features."""
     spec = get_spec(name)
     weights = encoder_weights(spec, scale_dir, weights_dir)
-    return build_encoder(spec, weights), weights_sha256(weights)
+    return build_encoder(spec, weights, precision), weights_sha256(weights)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import precision as policy
 from .spec import LOADERS, EncoderSpec, freeze
 
 
@@ -47,24 +48,26 @@ def preprocess(x: torch.Tensor, spec: EncoderSpec) -> torch.Tensor:
 
 
 class Encoder(nn.Module):
-    """phi: images in [0, 1] -> pooled features [N, spec.dim]; parameters frozen."""
+    """phi: images in [0, 1] -> pooled fp32 features [N, spec.dim]; parameters frozen. The preprocessing and
+    backbone run under the precision policy (:mod:`~rdm_core.representation.precision`) for ``precision``."""
 
-    def __init__(self, spec: EncoderSpec, backbone: nn.Module):
+    def __init__(self, spec: EncoderSpec, backbone: nn.Module, precision: str = "bf16"):
         super().__init__()
-        self.spec = spec
+        self.spec, self.precision = spec, policy.check_precision(precision)
         self.backbone = freeze(backbone)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(preprocess(x, self.spec))
+        with policy.encoder_autocast(self.spec.name, x.device, self.precision):
+            return self.backbone(preprocess(x, self.spec)).float()
 
     def train(self, mode: bool = True):  # frozen: always in eval mode
         return super().train(False)
 
 
-def build_encoder(spec: EncoderSpec, weights: str | None = None) -> Encoder:
-    """Build a spec's backbone through its registered loader and wrap it."""
+def build_encoder(spec: EncoderSpec, weights: str | None = None, precision: str = "bf16") -> Encoder:
+    """Build a spec's backbone through its registered loader and wrap it, to run under ``precision``."""
     try:
         loader = LOADERS[spec.loader]
     except KeyError:
         raise KeyError(f"encoder '{spec.name}': no loader '{spec.loader}' registered") from None
-    return Encoder(spec, loader(spec, weights))
+    return Encoder(spec, loader(spec, weights), precision)

@@ -48,18 +48,17 @@ SPECS = tuple(register(s) for s in (
                 options={"weights": {"url": FID_INCEPTION_URL, "file": FID_INCEPTION_FILE}}),
     _timm("convnext", "supervised", "convnextv2_base.fcmae_ft_in22k_in1k", 224, "AVG", 1024, "train",
           IMAGENET),
-    _timm("mae", "masked", "vit_large_patch16_224.mae", 224, "AVG", 1024, "train", IMAGENET,
-          img_size=224),
+    _timm("mae", "masked", "vit_large_patch16_224.mae", 224, "AVG", 1024, "train", IMAGENET),
     _timm("clip", "contrastive", "vit_large_patch14_clip_224.openai", 256, "CLS", 1024, "train",
-          OPENAI_CLIP, img_size=256),
+          OPENAI_CLIP),
     _timm("dinov3_l", "distillation", "vit_large_patch16_dinov3.lvd1689m", 224, "CLS", 1024, "train",
-          IMAGENET, img_size=224),
+          IMAGENET),
     _timm("pe_core_l", "contrastive", "vit_pe_core_large_patch14_336.fb", 224, "ATTN", 1024, "train",
-          HALF, img_size=224, global_pool="map"),
+          HALF, global_pool="map"),
     _timm("siglip2", "contrastive", "vit_so400m_patch16_siglip_256.v2_webli", 224, "ATTN", 1152,
-          "train", HALF, img_size=224, global_pool="map"),
+          "train", HALF, global_pool="map"),
     _timm("aimv2_huge", "autoregressive", "aimv2_huge_patch14_224.apple_pt", 224, "AVG", 1536, "train",
-          OPENAI_CLIP, img_size=224),
+          OPENAI_CLIP),
     EncoderSpec(name="webssl_dino_1b", paradigm="distillation", loader="hf_pooler", input_size=224,
                 dim=1536, pool="CLS", split="train", mean=IMAGENET[0], std=IMAGENET[1],
                 checkpoint="facebook/webssl-dino1b-full2b-224",
@@ -71,9 +70,9 @@ SPECS = tuple(register(s) for s in (
                 options={"normalize_embeds": True,
                          "weights": {"package": "dreamsim", "type": "ensemble", "files": DREAMSIM_FILES}}),
     _timm("dinov2", "distillation", "vit_large_patch14_dinov2.lvd142m", 256, "CLS", 1024, "heldout",
-          IMAGENET, img_size=256),
+          IMAGENET),
     _timm("siglip_v1", "contrastive", "vit_so400m_patch14_siglip_384.webli", 384, "ATTN", 1152,
-          "heldout", HALF, img_size=384, global_pool="map"),
+          "heldout", HALF, global_pool="map"),
     EncoderSpec(name="cradiov3_l", paradigm="agglomerative", loader="hf_remote_summary", input_size=256,
                 dim=3072, pool="SUMMARY", split="heldout", mean=IDENTITY[0], std=IDENTITY[1],
                 checkpoint="nvidia/C-RADIOv3-L",
@@ -177,7 +176,8 @@ def load_timm_weights(model: nn.Module, path: str) -> None:
 def load_timm(spec: EncoderSpec, weights: str | None) -> nn.Module:
     """``timm.create_model(options['model'], pretrained=False, num_classes=0, dynamic_img_size=True,
     dynamic_img_pad=True, **options['kwargs'])`` (without the dynamic-size pair where the model refuses it),
-    weights from a local file, pooled per ``spec.pool``."""
+    weights from a local file, pooled per ``spec.pool``. As the official, the model keeps its checkpoint's
+    native size: position embeddings are resampled once, at run time, to the (padded) grid of the input."""
     import timm
 
     kwargs = dict(pretrained=False, num_classes=0, **spec.options.get("kwargs", {}))

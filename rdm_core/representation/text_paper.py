@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from . import precision as policy
 from .spec import freeze
 from .weights import MissingWeightsError, fetch_weights, resolve_weights
 
@@ -77,11 +78,13 @@ def fetch_t2i_weights(name: str, dest: str | os.PathLike) -> str:
 
 
 class TextTower(nn.Module):
-    """tau: prompts -> L2-normalised text embeddings [n, d] of an open_clip model's text tower (frozen)."""
+    """tau: prompts -> L2-normalised fp32 text embeddings [n, d] of an open_clip model's text tower (frozen), under
+    the ``precision`` policy (:mod:`~rdm_core.representation.precision`; bf16 autocast on CUDA, as the official)."""
 
-    def __init__(self, model: nn.Module, tokenizer):
+    def __init__(self, model: nn.Module, tokenizer, precision: str = "bf16"):
         super().__init__()
         self.model, self.tokenizer = freeze(model), tokenizer
+        self.precision = policy.check_precision(precision)
         if hasattr(self.model, "visual"):  # the image tower is never used
             self.model.visual = None
 
@@ -92,11 +95,12 @@ class TextTower(nn.Module):
     @torch.inference_mode()
     def forward(self, prompts: list[str]) -> Tensor:
         tokens = self.tokenizer(list(prompts)).to(self.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with policy.encoder_autocast("siglip2_text", self.device, self.precision):
             return self.model.encode_text(tokens, normalize=True).float()
 
 
-def load_text_tower(path: str | os.PathLike, device: str | torch.device = "cpu") -> TextTower:
+def load_text_tower(path: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "bf16"
+                    ) -> TextTower:
     """The text tower of an open_clip model stored in a local folder (``open_clip_config.json``, weights
     and tokenizer files, as in the HF repo ``timm/ViT-SO400M-16-SigLIP2-256``); nothing is downloaded."""
     import open_clip
@@ -106,7 +110,7 @@ def load_text_tower(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise FileNotFoundError(f"{path}: no open_clip_config.json; {T2I_FETCH_HINT}")
     spec = f"local-dir:{path}"
     model = open_clip.create_model(spec, device=device, pretrained_text=False, require_pretrained=True)
-    return TextTower(model, open_clip.get_tokenizer(spec))
+    return TextTower(model, open_clip.get_tokenizer(spec), precision)
 
 
 def encode_prompts(tower: TextTower, prompts: list[str], batch: int = 1024) -> Tensor:

@@ -1,11 +1,11 @@
 """iRDM post-training of pMF-H on ImageNet-256 (SPEC 4.1): the paper-scale class-conditional experiment.
 
 Each step draws a fresh rollout of N class labels (uniform) with one noise seed per chunk, renders it with
-the one-step pMF-H, encodes it with every trained-against encoder (ViTs under bf16 autocast on CUDA,
-Inception in fp32) and takes the iRDM loss against that encoder's frozen marginal Nystrom bundle (the
-``reference`` rule's), self-normalised and weighted by the PID-Lagrangian controller (floors from the
-reference) or uniformly. GradCache over the rollout, data parallel over ``torchrun`` ranks
-(:mod:`rdm_core.train.distributed`), AdamW (0.9, 0.95), constant lr, clip, checkpoints every
+the one-step pMF-H, encodes it with every trained-against encoder (under the ``battery.precision`` policy its
+reference features were made under, :mod:`rdm_core.representation.precision`) and takes the iRDM loss against that
+encoder's frozen marginal Nystrom bundle (the ``reference`` rule's), self-normalised and weighted by the
+PID-Lagrangian controller (floors from the reference) or uniformly. GradCache over the rollout, data parallel over
+``torchrun`` ranks (:mod:`rdm_core.train.distributed`), AdamW (0.9, 0.95), constant lr, clip, checkpoints every
 ``checkpoint_every`` steps, all through the generic loop :func:`rdm_core.train.train`.
 
 ``python -m rdm_core.train.pmf RUN.json`` is what the ``irdm_arm`` rule launches under ``torchrun``;
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..compare.mmd import NystromBundle, irdm_loss
 from ..generators.pmf import OneStepPMF, load_configured_pmf
@@ -31,7 +31,6 @@ from .experiment import LOOP_KEYS, config_section
 from .loop import battery_loss_fn, loop_config, rollout_generator, train
 
 PMF_KEYS = LOOP_KEYS + ("rollout", "chunk", "pid", "n_classes")
-FP32_ENCODERS = ("inception",)  # bf16 would inflate Inception's distances (SPEC 1.6)
 
 
 class LabelRollout:
@@ -56,16 +55,6 @@ class LabelRollout:
         labels, seed = chunk
         z = self.generator.noise(len(labels), torch.Generator().manual_seed(seed))
         return self.generator(z.to(self.device), labels.to(self.device))
-
-
-def autocast_encoder(name: str, encoder: nn.Module, device: torch.device) -> Callable[[Tensor], Tensor]:
-    """The encoder under bf16 autocast on CUDA (fp32 for Inception and on CPU), features in fp32."""
-    enabled = device.type == "cuda" and name not in FP32_ENCODERS
-
-    def encode(x: Tensor) -> Tensor:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
-            return encoder(x).float()
-    return encode
 
 
 def train_pmf(generator: OneStepPMF, encoders: Mapping[str, Callable[[Tensor], Tensor]],
@@ -107,7 +96,7 @@ def save_pmf(path: str | Path, generator: OneStepPMF, made_by: Mapping) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run one arm from RUN.json: {"base", "mit", "guidance", "precision", "trusted", "encoders", "scale_dir", "weights_dir",
-    "cfg", "workdir", "weights", "done", "made_by"} (written by the ``irdm_arm`` rule's script)."""
+    "encoder_precision", "cfg", "workdir", "weights", "done", "made_by"} (written by the ``irdm_arm`` rule's script)."""
     from ..reference.build import load_reference
     from ..reference.banks import reference_dir
     from ..reference.cache import load_battery_encoder
@@ -117,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     log = print if rank == 0 else (lambda msg: None)
     generator = load_configured_pmf(run["base"], run).to(device).train()
     refs = {n: load_reference(reference_dir(run["scale_dir"], n)) for n in run["encoders"]}
-    encoders = {n: autocast_encoder(n, load_battery_encoder(n, run["scale_dir"], run["weights_dir"])[0].to(device),
-                                    device) for n in run["encoders"]}
+    encoders = {n: load_battery_encoder(n, run["scale_dir"], run["weights_dir"], run["encoder_precision"])[0].to(device)
+                for n in run["encoders"]}
     train_pmf(generator, encoders, {n: r["bundle"] for n, r in refs.items()},
               {n: r["nystrom_floor"] for n, r in refs.items()}, run["cfg"], run["workdir"], device, rank, world, log)
     if rank == 0:

@@ -41,7 +41,7 @@ def launch(root, name, ranks):
     """Run one arm through torchrun with ``ranks`` gloo processes; returns the RUN.json contents."""
     run = {"base": str(root / "base.pth"), "mit": vars(TINY), "guidance": {"noise_scale": 1.0},
            "precision": "bf16", "trusted": False,
-           "encoders": [ENCODER], "scale_dir": str(root), "weights_dir": None,
+           "encoders": [ENCODER], "scale_dir": str(root), "weights_dir": None, "encoder_precision": "bf16",
            "cfg": {"steps": 3, "lr": 1e-3, "grad_clip": 2.0, "checkpoint_every": 2, "seed": 0, "rollout": 8,
                    "chunk": 2, "pid": True, "n_classes": 10, "grad_scale": "per_chunk", "seconds": 1e6},
            "workdir": str(root / name / "work"), "weights": str(root / name / "weights.safetensors"),

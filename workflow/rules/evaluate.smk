@@ -14,6 +14,7 @@ rule probes:
         seed=config["reference"]["seed"],
         data=config["data"],
         scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.banks[0]))),
+        precision=config["battery"]["precision"],
         device=config["compute"]["evaluate"]["device"],
     threads: job_threads(config["compute"]["evaluate"])
     resources:
@@ -43,6 +44,7 @@ rule evaluate_generator:
         classifier=CC_CLASSIFIER[0] if CC_CLASSIFIER else None,
         batch=CC["eval"]["batch"],
         scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.banks[0]))),
+        precision=config["battery"]["precision"],
         device=config["compute"]["evaluate"]["device"],
     threads: job_threads(config["compute"]["evaluate"])
     resources:

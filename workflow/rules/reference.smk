@@ -13,6 +13,7 @@ rule features:
         scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.train))),
         weights_dir=config["battery"]["weights_dir"],
         batch=config["battery"]["batch"],
+        precision=config["battery"]["precision"],
         device=config["compute"]["features"]["device"],
     threads: job_threads(config["compute"]["features"])
     resources:

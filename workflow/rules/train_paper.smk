@@ -54,6 +54,7 @@ rule irdm_arm:
         workdir=lambda wildcards: f"{WORK}/work/irdm_arm/{wildcards.arm}",
         scale_dir=lambda wildcards, input: os.path.dirname(os.path.dirname(os.path.dirname(input.references[0]))),
         weights_dir=config["battery"]["weights_dir"],
+        encoder_precision=config["battery"]["precision"],
     threads: job_threads(TRAIN_JOB)
     resources:
         **job_resources(TRAIN_JOB),

@@ -15,11 +15,12 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     else:
         tensors, _ = load_tensors(path)
         images, labels = tensors["images"], tensors["labels"]
-    encoders, banks = load_battery(p.scale_dir, p.names, lambda n: load_battery_encoder(n, p.scale_dir))
+    load = lambda n: load_battery_encoder(n, p.scale_dir, precision=p.precision)  # noqa: E731
+    encoders, banks = load_battery(p.scale_dir, p.names, load)
     scores = score_images(images, encoders, banks, p.batch, device=job_device(p.device))
     scores["generator"] = snakemake.wildcards.gen
     if p.classifier is not None:
-        classifier = encoders.get(p.classifier) or load_battery_encoder(p.classifier, p.scale_dir)[0]
+        classifier = encoders.get(p.classifier) or load(p.classifier)[0]
         scores.update(classifier=p.classifier, class_agreement=class_agreement(classifier, images, labels, p.batch))
     log.info("%s: SW_r%d %.3f, MMDr%d %.3f%s", scores["generator"], scores["K"], scores["sw_rK"], scores["K"],
              scores["mmd_rK"], f", class agreement {scores['class_agreement']:.3f}" if p.classifier else "")

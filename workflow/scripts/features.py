@@ -8,7 +8,7 @@ from rdm_core.runlog import job_device, rule_log
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     name, p = snakemake.wildcards.encoder, snakemake.params
     device = job_device(p.device)
-    encoder, weights_sha = load_battery_encoder(name, p.scale_dir, p.weights_dir)
+    encoder, weights_sha = load_battery_encoder(name, p.scale_dir, p.weights_dir, p.precision)
     encoder.to(device)
     for split in ("train", "val"):
         real = real_split(p.data, split, snakemake.input.get("data"))

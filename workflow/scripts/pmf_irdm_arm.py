@@ -11,7 +11,8 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
     workdir = keyed_workdir(p.workdir, p.cfg)
     run = {"base": snakemake.input.base, **p.generator, "encoders": p.cfg["encoders"], "scale_dir": p.scale_dir,
-           "weights_dir": p.weights_dir, "cfg": p.cfg, "workdir": str(workdir),
+           "weights_dir": p.weights_dir, "encoder_precision": p.encoder_precision, "cfg": p.cfg,
+           "workdir": str(workdir),
            "weights": snakemake.output.weights, "done": snakemake.output.done,
            "made_by": {"rule": "irdm_arm", "arm": snakemake.wildcards.arm, "config": p.cfg}}
     write_json(workdir / "run.json", run)

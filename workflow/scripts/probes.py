@@ -8,9 +8,9 @@ from rdm_core.reference.cache import load_battery_encoder
 from rdm_core.runlog import job_device, rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
-    names, scale_dir = snakemake.params.names, snakemake.params.scale_dir
-    device = job_device(snakemake.params.device)
-    encoders, banks = load_battery(scale_dir, names, lambda n: load_battery_encoder(n, scale_dir))
+    p = snakemake.params
+    names, scale_dir, device = p.names, p.scale_dir, job_device(p.device)
+    encoders, banks = load_battery(scale_dir, names, lambda n: load_battery_encoder(n, scale_dir, precision=p.precision))
     bank_idx = banks[names[0]].sw_train_idx
     if any(not banks[n].sw_train_idx.equal(bank_idx) for n in names):
         raise ValueError("the SW banks of the battery hold different train rows; rebuild the references")

@@ -20,14 +20,6 @@ from rdm_core.train.distributed import init_from_env
 from rdm_core.train.flux2 import bundle_to, train_flux2
 from rdm_core.train.workdir import keyed_workdir
 
-
-
-def autocast(encoder, x):
-    """A frozen encoder under bf16 autocast on CUDA (the FID Inception keeps fp32 itself), fp32 features."""
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
-        return encoder(x).float()
-
-
 spec = json.loads(sys.argv[1])
 rank, world, device = init_from_env()
 log_path = spec["log"] if rank == 0 else f"{spec['log']}.rank{rank}"
@@ -37,10 +29,9 @@ with rule_log(log_path) as log:
                             trainable=True)
     ref = load_joint_reference(inp["reference"], spec["encoders"])
     bundles = {n: bundle_to(b, device) for n, b in ref["bundles"].items()}
-    encoders = {}
-    for name in spec["encoders"]:
-        encoder = load_battery_encoder(name, spec["scale_dir"], spec["battery_weights_dir"])[0].to(device)
-        encoders[name] = (lambda enc: lambda x: autocast(enc, x))(encoder)
+    precision = spec.get("precision", "bf16")  # battery.precision, once the t2i_paper_train rule passes it
+    encoders = {name: load_battery_encoder(name, spec["scale_dir"], spec["battery_weights_dir"], precision)[0].to(device)
+                for name in spec["encoders"]}
     pool = read_json(inp["pool"])
     text = load_tensors(inp["text"])[0]["text"]
     contexts = ContextTable(inp["ctx"])
