@@ -74,19 +74,21 @@ def write_prompt(outdir: str | os.PathLike, prompt_idx: int, metadata: dict, ima
 def render_prompts(outdir: str | os.PathLike, rows: Sequence[dict],
                    render: Callable[[list[int], list[int]], np.ndarray],
                    n_samples: int = 4, seed_base: int = SEED_BASE, batch_prompts: int = 8,
-                   log: Callable[[str], None] = print) -> int:
+                   log: Callable[[str], None] = print, seed: Callable[[int, int], int] | None = None) -> int:
     """Render ``n_samples`` per prompt into the scorer's layout; returns how many prompts were rendered.
 
     ``render(prompt_indices, seeds)`` returns uint8 images [len(seeds), H, W, 3] (one per (prompt, seed)
-    pair). Prompts whose folder is already complete are kept (a killed job resumes).
+    pair); sample j of prompt i has the noise seed ``seed(i, j)`` (default: :func:`sample_seed`). Prompts whose
+    folder is already complete are kept (a killed job resumes).
     """
+    seed = seed or (lambda i, j: sample_seed(i, j, seed_base))
     todo = [i for i in range(len(rows))
             if not ((prompt_dir(outdir, i) / "metadata.jsonl").is_file()
                     and all(sample_path(outdir, i, j).is_file() for j in range(n_samples)))]
     for start in range(0, len(todo), batch_prompts):
         block = todo[start:start + batch_prompts]
         idx = [i for i in block for _ in range(n_samples)]
-        seeds = [sample_seed(i, j, seed_base) for i in block for j in range(n_samples)]
+        seeds = [seed(i, j) for i in block for j in range(n_samples)]
         images = render(idx, seeds)
         for k, i in enumerate(block):
             write_prompt(outdir, i, rows[i], images[k * n_samples:(k + 1) * n_samples])

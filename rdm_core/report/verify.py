@@ -433,7 +433,7 @@ def _(v, numbers):
 @claim("t2i_joint_beats_marginal", "table2", "t2i")
 def _(v, numbers):
     ge = _need(v, "geneval")
-    j, m = ge["student_joint"], ge["student_marginal"]
+    j, m = ge["student_joint"], _need(ge, "student_marginal")  # none with use_released (no marginal is released)
     return at_most(m, j, v.get("k")), f"GenEval joint {_fmt_q(j)} vs marginal {_fmt_q(m)}{v.get('note', '')}"
 
 

@@ -67,7 +67,10 @@ def fake_geneval(root):
     (root / "evaluation" / "evaluate_images.py").write_text(STAND_IN_SCORER)
 
 
-def test_t2i_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatch):
+@pytest.mark.parametrize("recipe", ["baseline", "geallcoco"])
+def test_t2i_paper_stage_on_tiny_models(recipe, workflow_copy, tmp_path, monkeypatch):
+    """Both official recipes at tiny counts: the baseline trains against the real (fake) COCO pairs, geALLcoco
+    against the curated teacher renders [GenEval-correct, at most 1 per prompt | the best of 3 per caption]."""
     weights = tmp_path / "weights"
     save_klein(weights / "flux2_klein")
     save_siglip2_text(weights / "siglip2_text")
@@ -79,12 +82,17 @@ def test_t2i_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatch):
     cfg["t2i"]["paper"].update(
         weights_dir=str(weights), coco={"root": str(tmp_path / "coco"), "train_split": "train2014",
                                         "val_split": "val2014"},
-        resolution=32, ctx_len=5, ctx_batch=8, geneval_repeats=2, text_batch=8,
-        reference={"encoders": ["effnet_lite0"], "sigma_scale": 0.25, "s_txt": 1.0, "landmarks": 8,
-                   "feature_batch": 8, "workers": 0},
-        train={"steps": 2, "lr": 1e-3, "grad_clip": 4.0, "checkpoint_every": 1, "rollout": 4, "chunk": 2, "seed": 0,
+        recipe=recipe,
+        recipes={"baseline": {"reference": "coco", "landmarks": 8, "geneval_repeats": 0, "steps": 2, "keeper": 2,
+                              "curve_steps": [0, 1, 2]},
+                 "geallcoco": {"reference": "teacher", "landmarks": 8, "geneval_repeats": 2, "steps": 2, "keeper": 2,
+                               "curve_steps": [0, 1, 2]}},
+        curation={**cfg["t2i"]["paper"]["curation"], "geneval": {"seeds": 2, "cap": 1}, "coco": {"seeds": 3, "keep": 1}},
+        resolution=32, ctx_len=5, ctx_batch=8, text_batch=8,
+        reference={"encoders": ["effnet_lite0"], "sigma_scale": 0.25, "s_txt": 1.0, "feature_batch": 8, "workers": 0},
+        train={"lr": 1e-3, "grad_clip": 4.0, "checkpoint_every": 1, "rollout": 4, "chunk": 2, "seed": 0,
                "loss_chunk": 64},
-        keeper=2, curve_steps=[0, 1, 2], sample_batch=128,
+        sample_batch=128,
         geneval={"prompts": cfg["t2i"]["paper"]["geneval"]["prompts"], "root": str(tmp_path / "geneval"),
                  "detector_dir": str(tmp_path), "detector": "mask2former", "detector_config": None, "options": {"threshold": 0.3}, "samples": 1,
                  "seed_base": 46_000_000},
@@ -122,5 +130,25 @@ def test_t2i_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatch):
     b, meta_b = load_tensors(grids / "student_joint.safetensors")
     assert a["images"].shape == b["images"].shape == (4, 32, 32, 3) and str(a["images"].dtype) == "torch.uint8"
     assert json.loads(meta_a["prompts"]) == json.loads(meta_b["prompts"]) and len(json.loads(meta_a["prompts"])) == 4
-    images = workflow_copy / "resources" / "paper" / "t2i" / "geneval" / "student_joint" / "images"
+    t2i = workflow_copy / "resources" / "paper" / "t2i"
+    images = t2i / "geneval" / "student_joint" / "images"
     assert len(list(images.glob("*/samples/*.png"))) == 553
+    features, _ = load_tensors(t2i / "features" / "effnet_lite0.safetensors")
+    pool = json.loads((t2i / "prompts" / "pool.json").read_text())
+    if recipe == "baseline":
+        assert not (t2i / "curation").exists() and len(features["features"]) == 24
+        assert len(pool["rows"]) == 24    # a COCO-only pool
+        return
+    assert len(pool["rows"]) == 24 + 553 * 2
+    teacher = t2i / "geneval" / "curation" / "images"
+    assert len(list(teacher.glob("*/samples/*.png"))) == 553 * 2
+    scored = [json.loads(line) for line in (t2i / "geneval" / "curation" / "results.jsonl").read_text().splitlines()]
+    correct = {int(r["filename"].split(os.sep)[-3]) for r in scored if r["correct"]}
+    ref = json.loads((t2i / "curation" / "reference.json").read_text())
+    assert ref["blocks"] == {"geneval": len(correct), "coco": 24}    # one per GenEval prompt with a correct render
+    assert len(ref["pairs"]) == len(ref["text_rows"]) == len(features["features"]) == len(correct) + 24
+    scores = load_tensors(t2i / "curation" / "coco_pickscore.safetensors")[0]["scores"]
+    assert scores.shape == (24, 3) and [s for _, s in ref["coco_renders"]] == scores.argmax(1).tolist()
+    prompts = pool["prompts"]
+    assert all(prompts[r] == q["caption"] for r, q in zip(ref["text_rows"], ref["pairs"]))  # tau rows = captions
+    assert len(list((t2i / "curation" / "coco").glob("*.png"))) == 24

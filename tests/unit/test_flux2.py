@@ -295,7 +295,7 @@ def launch(klein_dir, inputs, name, ranks):
     out = inputs / name
     spec = {"arm": "joint", "cfg": {**CFG, "rollout": 4, "chunk": 1, "loss_chunk": 64}, "saved": [1, 2],
             "encoders": ["effnet_lite0"], "resolution": SIZE, "weights_dir": str(klein_dir.parent),
-            "battery_weights_dir": None, "scale_dir": str(inputs), "workdir": str(out / "work"),
+            "battery_weights_dir": None, "precision": "bf16", "scale_dir": str(inputs), "workdir": str(out / "work"),
             "input": {"reference": str(inputs / "joint.safetensors"), "pool": str(inputs / "pool.json"),
                       "ctx": str(inputs / "ctx.npy"), "text": str(inputs / "text.safetensors")},
             "output": {"weights": [str(out / "s0001.safetensors"), str(out / "s0002.safetensors")],

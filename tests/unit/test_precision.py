@@ -106,13 +106,12 @@ class Reached(Exception):
     """Raised by a stand-in once the script has handed over what the test looks at."""
 
 
-def run_script(script: str, tmp_path: Path, params: dict, inputs: dict | None = None, config: dict | None = None,
+def run_script(script: str, tmp_path: Path, params: dict, inputs: dict | None = None,
                wildcards: dict | None = None, outputs: dict | None = None):
     snakemake = types.SimpleNamespace(
         params=types.SimpleNamespace(**params), input=types.SimpleNamespace(**(inputs or {}), get=lambda k: None),
         output=types.SimpleNamespace(**(outputs or {})), log=[str(tmp_path / "log")], threads=1,
-        wildcards=types.SimpleNamespace(**(wildcards or {})), resources=types.SimpleNamespace(gpu=1),
-        config={"battery": {"precision": "fp32"}, **(config or {})})
+        wildcards=types.SimpleNamespace(**(wildcards or {})), resources=types.SimpleNamespace(gpu=1))
     with pytest.raises(Reached):
         runpy.run_path(str(SCRIPTS / script), init_globals={"snakemake": snakemake})
 
@@ -139,7 +138,8 @@ def test_reference_features_take_the_key(loads, tmp_path):
 
 def test_t2i_reference_features_take_the_key(loads, tmp_path):
     write_json(pairs := tmp_path / "pairs.json", {"pairs": [], "sha256": "x"})
-    run_script("t2i_paper_features.py", tmp_path, {"scale_dir": "s", "weights_dir": None, "device": "cpu"},
+    run_script("t2i_paper_features.py", tmp_path, {"scale_dir": "s", "weights_dir": None, "precision": "fp32",
+                                                   "device": "cpu"},
                inputs={"pairs": str(pairs)}, wildcards={"encoder": "clip"})
     assert loads == [("clip", "fp32")]
 
@@ -163,7 +163,7 @@ def test_text_tower_takes_the_key(monkeypatch, tmp_path):
     monkeypatch.setattr(rdm_core.representation.text_paper, "resolve_t2i_weights", lambda name, d: "w")
     monkeypatch.setattr(rdm_core.representation.text_paper, "load_text_tower", load)
     write_json(prompts := tmp_path / "prompts.json", {"prompts": ["a"]})
-    run_script("t2i_paper_text.py", tmp_path, {"weights_dir": None, "device": "cpu", "batch": 1},
+    run_script("t2i_paper_text.py", tmp_path, {"weights_dir": None, "precision": "fp32", "device": "cpu", "batch": 1},
                inputs={"prompts": str(prompts)})
     assert seen == ["fp32"]
 

@@ -135,6 +135,17 @@ def test_t2i_claims_compare_through_the_rule():
                                                     {})[0] == nz.FAILS
 
 
+def test_t2i_joint_beats_marginal_is_na_without_a_marginal_student():
+    """use_released: Table 2 has the released joint student and no marginal arm, so the claim is n/a (not run),
+    not 'not computable'; a missing joint student is still an error."""
+    from rdm_core.report.verify import _fmt, _verdict
+    check = CLAIMS["t2i_joint_beats_marginal"].check
+    released = {"geneval": {"student_joint": 0.82, "teacher_nfe4": 0.80, "teacher_nfe1": 0.3}, "k": K}
+    assert _verdict(check, released, {}) is None and _fmt(_verdict(check, released, {})) == "n/a"
+    broken = {"geneval": {"teacher_nfe4": 0.80, "student_marginal": 0.78}, "k": K}
+    assert _verdict(check, broken, {})[0] == nz.FAILS and "not computable" in _verdict(check, broken, {})[1]
+
+
 def test_toy_claim_fails_beyond_noise(tmp_path):
     noise = toy_results(tmp_path, {"mmd_nystrom": [0.0291, 0.0289], "mmd_exact": [0.0201, 0.0199]})
     v = toy_view_ours(tmp_path, noise)

@@ -18,10 +18,11 @@ GPU_RULES = {
     "irdm_arm", "t2i_paper_train",  # training
     "samples", "t2i_paper_contexts", "t2i_paper_text", "t2i_paper_features", "t2i_paper_reference",
     "t2i_paper_geneval_images", "t2i_paper_grid",  # rendering and the text-to-image stage's encodings
+    "t2i_paper_teacher_geneval", "t2i_paper_teacher_coco", "t2i_paper_teacher_kept",  # the geALLcoco teacher renders
     "evaluate_generator", "probes", "preference", "t2i_paper_pickscore", "t2i_paper_geneval_score",  # evaluation
 }
 CPU_RULE = re.compile(r"(table|fig)\d+|toy_\w+|verify|manifest|compute|results_readme|reproduce_all"
-                      r"|fetch_generator|t2i_paper_(prompts|metrics|curve|geneval_summary)|fetch_t2i_released")
+                      r"|fetch_generator|t2i_paper_(prompts|metrics|curve|geneval_summary|curate)|fetch_t2i_released")
 
 
 def dry_run_jobs(workdir, *args) -> list[tuple[str, dict[str, str]]]:

@@ -122,12 +122,102 @@ def test_paper_t2i_lists_every_job(dry_workflow):
         assert f"resources/paper/t2i/geneval/{model}/results.jsonl" in paper, model
     assert "student_joint_s180" not in paper and "student_marginal_s" not in paper  # the keeper is student_joint
     assert paper.count("torchrun --standalone --nproc_per_node=8 workflow/scripts/t2i_paper_train.py") == 2
-    artifacts = snakemake(dry_workflow, "-n", "--configfile=config/paper.yaml", "table2", "fig1").stdout
+    artifacts = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "table2", "fig1").stdout
     for rule in ("t2i_paper_train", "t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve",
-                 "t2i_paper_grid"):
+                 "t2i_paper_grid", *GEALL_JOBS):
         assert f"rule {rule}:" in artifacts, rule
+    # the default recipe, geALLcoco: the reference is the curated teacher renders, built from scratch
+    for path in ("resources/paper/t2i/geneval/curation/images", "resources/paper/t2i/geneval/curation/results.jsonl",
+                 "resources/paper/t2i/curation/coco_pickscore.safetensors", "resources/paper/t2i/curation/reference.json",
+                 "resources/paper/t2i/curation/coco", "resources/paper/t2i/students/joint/s0300.safetensors"):
+        assert path in artifacts, path
+    assert "rule t2i_paper_prebuilt:" not in artifacts
     mini = snakemake(dry_workflow, "-n", "--forceall", "reproduce_all").stdout
     assert "t2i_paper" not in mini
+
+
+GEALL_JOBS = ("t2i_paper_teacher_geneval", "t2i_paper_teacher_coco", "t2i_paper_curate", "t2i_paper_teacher_kept",
+              "t2i_paper_features", "t2i_paper_reference")
+
+
+def test_paper_t2i_baseline_recipe_trains_on_real_coco(dry_workflow):
+    """recipe baseline (configs/flux.yaml): the real COCO pairs are the reference (no teacher render or curation
+    job), a COCO-only pool, 150 steps; the released student belongs to the other recipe."""
+    out = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "table2", "fig1",
+                    "--config", "t2i={paper: {recipe: baseline}}")
+    assert out.returncode == 0, out.stdout[-3000:]
+    for rule in ("t2i_paper_features", "t2i_paper_reference", "t2i_paper_train"):
+        assert f"rule {rule}:" in out.stdout, rule
+    for rule in GEALL_JOBS[:4]:
+        assert f"rule {rule}:" not in out.stdout, rule
+    assert "students/joint/s0150.safetensors" in out.stdout and "s0300" not in out.stdout
+    bad = snakemake(dry_workflow, "-n", "--configfile=config/paper.yaml", "table2",
+                    "--config", "t2i={use_released: true, paper: {recipe: baseline}}")
+    assert bad.returncode != 0 and "the released student is the geallcoco recipe's" in bad.stdout
+    bad = snakemake(dry_workflow, "-n", "--configfile=config/paper.yaml", "table2",
+                    "--config", "t2i={paper: {recipe: flux}}")
+    assert bad.returncode != 0 and "t2i.paper.recipe: 'flux' is none of t2i.paper.recipes" in bad.stdout
+
+
+def test_paper_t2i_prebuilt_bundles_are_an_explicit_alternative(dry_workflow, tmp_path):
+    """curation.prebuilt.use: the joint reference comes from the authors' bundles (their files named, the marginal
+    arm still built from the curated renders); a missing bundle fails the plan, never a silent rebuild."""
+    names = ["inception", "convnext", "mae", "clip", "dinov3_l", "pe_core_l", "siglip2", "aimv2_huge",
+             "webssl_dino_1b", "dreamsim"]
+    for name in names:
+        (tmp_path / f"{name}_joint_M8192.pt").write_bytes(b"")
+    out = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "table2", "fig1", "--config",
+                    f"t2i={{paper: {{curation: {{prebuilt: {{use: true, dir: {tmp_path}}}}}}}}}")
+    assert out.returncode == 0, out.stdout[-3000:]
+    plan = dict(re.findall(r"^(\w+)\s+(\d+)$", out.stdout, re.M))
+    assert plan["t2i_paper_prebuilt"] == "1" and plan["t2i_paper_reference"] == "1"  # joint prebuilt, marginal built
+    assert str(tmp_path / "dreamsim_joint_M8192.pt") in out.stdout
+    (tmp_path / "mae_joint_M8192.pt").unlink()
+    gone = snakemake(dry_workflow, "-n", "--configfile=config/paper.yaml", "table2", "--config",
+                     f"t2i={{paper: {{curation: {{prebuilt: {{use: true, dir: {tmp_path}}}}}}}}}")
+    assert gone.returncode != 0 and str(tmp_path / "mae_joint_M8192.pt") in gone.stdout
+
+
+def test_paper_t2i_prebuilt_bundles_are_checked_then_converted(workflow_copy, tmp_path):
+    """t2i_paper_prebuilt on tiny bundles in the official fields ({Z, alpha, sigma, k_rr, beta, d_txt}): a null
+    digest is refused with the file's digest and the key to pin it in, a wrong one names the file; pinned, the
+    joint reference holds the bundles as they were."""
+    import hashlib
+
+    import torch
+
+    from rdm_core.reference.joint_io import load_joint_reference
+
+    names = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["t2i"]["paper"]["curation"]["prebuilt"]["sha256"]
+    gen, digests = torch.Generator().manual_seed(0), {}
+    for k, name in enumerate(names):
+        bundle = {"Z": torch.randn(8192, 3, generator=gen), "alpha": torch.rand(8192, generator=gen),
+                  "sigma": 0.5 + k, "k_rr": 0.25, "beta": 0.5 + k, "d_txt": 1152}
+        torch.save(bundle, tmp_path / f"{name}_joint_M8192.pt")
+        digests[name] = hashlib.sha256((tmp_path / f"{name}_joint_M8192.pt").read_bytes()).hexdigest()
+    target = "resources/paper/t2i/reference/joint.safetensors"
+
+    def run(sha):
+        overlay = {"t2i": {"paper": {"curation": {"prebuilt": {"use": True, "dir": str(tmp_path), "sha256": sha}}}}}
+        (workflow_copy / "config" / "prebuilt.yaml").write_text(yaml.safe_dump(overlay))
+        return snakemake(workflow_copy, "--cores", "1", "--configfile", "config/paper.yaml", "config/prebuilt.yaml",
+                         "--allowed-rules", "t2i_paper_prebuilt", "--", target)
+
+    unpinned = run({**digests, "mae": None})
+    log = (workflow_copy / "resources" / "paper" / "logs" / "t2i" / "prebuilt.log").read_text()
+    assert unpinned.returncode != 0 and "t2i.paper.curation.prebuilt.sha256.mae" in log and digests["mae"] in log
+    wrong = run({**digests, "clip": "0" * 64})
+    log = (workflow_copy / "resources" / "paper" / "logs" / "t2i" / "prebuilt.log").read_text()
+    assert wrong.returncode != 0 and f"{tmp_path / 'clip_joint_M8192.pt'}: sha256 {digests['clip']}" in log
+    assert not (workflow_copy / target).exists()
+    ok = run(digests)
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    ref = load_joint_reference(workflow_copy / target)
+    for k, name in enumerate(names):
+        want = torch.load(tmp_path / f"{name}_joint_M8192.pt", weights_only=True)
+        b = ref["bundles"][name]
+        assert torch.equal(b.Z, want["Z"]) and torch.equal(b.alpha, want["alpha"]) and b.k_rr == 0.25
+        assert b.sigma == ref["sigma"][name] == ref["beta"][name] == 0.5 + k
 
 
 def test_paper_t2i_use_released_is_evaluation_alone(dry_workflow):
@@ -136,7 +226,7 @@ def test_paper_t2i_use_released_is_evaluation_alone(dry_workflow):
     out = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "table2", "fig1",
                     "--config", "t2i={use_released: true}").stdout
     assert "rule fetch_t2i_released:" in out and "t2i/released/flux2_klein_1step_rdm_geallcoco_s180.pth" in out
-    for rule in ("t2i_paper_train", "t2i_paper_reference", "t2i_paper_features", "t2i_paper_text", "irdm_arm"):
+    for rule in ("t2i_paper_train", "t2i_paper_text", "irdm_arm", *GEALL_JOBS):   # no training, no curation
         assert f"rule {rule}:" not in out, rule
     assert "student_marginal" not in out and "student_joint_s" not in out
     for rule in ("t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve", "t2i_paper_grid", "table2"):

@@ -24,6 +24,7 @@ localrules:
     t2i_paper_curve,
     t2i_paper_winrates,
     t2i_paper_geneval_summary,
+    t2i_paper_curate,
     t2i_paper,
 
 
@@ -120,6 +121,7 @@ rule t2i_paper_text:
     params:
         weights_dir=T2P_WEIGHTS_DIR,
         batch=T2P["text_batch"],
+        precision=config["battery"]["precision"],
         device=T2P["compute"]["text"]["device"],
     threads: t2p_threads("text")
     resources:
@@ -134,18 +136,127 @@ rule t2i_paper_text:
         "../scripts/t2i_paper_text.py"
 
 
-rule t2i_paper_features:
-    """Image features of one battery encoder over the COCO reference images (centre-cropped to the output size)."""
+rule t2i_paper_teacher_geneval:
+    """geALLcoco curation: curation.geneval.seeds 4-step teacher renders of each GenEval prompt (the official
+    render driver's noise), in the scorer's layout: scored by t2i_paper_geneval_score (model "curation")."""
+    input:
+        prompts=rules.t2i_paper_prompts.output.geneval,
+        ctx=f"{T2P_DIR}/ctx/geneval.npy",
+    output:
+        directory(f"{T2P_DIR}/geneval/curation/images"),
+    params:
+        nfe=T2P["teacher_nfe"],
+        weights_dir=T2P_WEIGHTS_DIR,
+        resolution=T2P["resolution"],
+        samples=T2P["curation"]["geneval"]["seeds"],
+        seed_base=None,
+        noise="render",
+        batch=T2P["sample_batch"],
+        device=T2P["compute"]["sample"]["device"],
+    threads: t2p_threads("sample")
+    resources:
+        **t2p_job("sample"),
+    log:
+        f"{WORK}/logs/t2i/teacher_geneval.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/teacher_geneval.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_geneval_images.py"
+
+
+rule t2i_paper_teacher_coco:
+    """geALLcoco curation: PickScore of curation.coco.seeds 4-step teacher renders of each COCO reference caption."""
     input:
         pairs=rules.t2i_paper_prompts.output.reference,
+        ctx=f"{T2P_DIR}/ctx/pool.npy",
+    output:
+        f"{T2P_DIR}/curation/coco_pickscore.safetensors",
+    params:
+        nfe=T2P["teacher_nfe"],
+        seeds=T2P["curation"]["coco"]["seeds"],
+        weights_dir=T2P_WEIGHTS_DIR,
+        resolution=T2P["resolution"],
+        batch=T2P["pickscore"]["batch"],
+        device=T2P["compute"]["pickscore"]["device"],
+    threads: t2p_threads("pickscore")
+    resources:
+        **t2p_job("pickscore"),
+    log:
+        f"{WORK}/logs/t2i/teacher_coco.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/teacher_coco.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_teacher_coco.py"
+
+
+rule t2i_paper_curate:
+    """The geALLcoco reference rows: [GenEval-correct teacher renders, at most curation.geneval.cap per prompt |
+    the curation.coco.keep COCO renders of highest PickScore per caption]."""
+    input:
+        results=f"{T2P_DIR}/geneval/curation/results.jsonl",
+        images=rules.t2i_paper_teacher_geneval.output[0],
+        scores=rules.t2i_paper_teacher_coco.output[0],
+        pairs=rules.t2i_paper_prompts.output.reference,
+        geneval=rules.t2i_paper_prompts.output.geneval,
+    output:
+        f"{T2P_DIR}/curation/reference.json",
+    params:
+        root=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),  # file paths relative to it
+        coco_dir=os.path.relpath(T2P_KEPT_DIR, T2P_DIR),
+        cap=T2P["curation"]["geneval"]["cap"],
+        keep=T2P["curation"]["coco"]["keep"],
+    log:
+        f"{WORK}/logs/t2i/curate.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_curate.py"
+
+
+rule t2i_paper_teacher_kept:
+    """geALLcoco curation: the kept COCO-caption teacher renders, rendered again from their noise, as PNGs."""
+    input:
+        reference=rules.t2i_paper_curate.output[0],
+        ctx=f"{T2P_DIR}/ctx/pool.npy",
+    output:
+        directory(T2P_KEPT_DIR),
+    params:
+        nfe=T2P["teacher_nfe"],
+        weights_dir=T2P_WEIGHTS_DIR,
+        resolution=T2P["resolution"],
+        batch=T2P["sample_batch"],
+        device=T2P["compute"]["sample"]["device"],
+    threads: t2p_threads("sample")
+    resources:
+        **t2p_job("sample"),
+    log:
+        f"{WORK}/logs/t2i/teacher_kept.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/teacher_kept.tsv"
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_teacher_kept.py"
+
+
+rule t2i_paper_features:
+    """Image features of one battery encoder over the reference images (centre-cropped to the output size)."""
+    input:
+        unpack(t2p_reference_images),
+        pairs=T2P_REF_PAIRS,
     output:
         f"{T2P_DIR}/features/{{encoder}}.safetensors",
     params:
-        coco_root=T2P["coco"]["root"],
+        source="teacher renders" if T2P_TEACHER_REF else "coco",
         resolution=T2P["resolution"],
         batch=T2P["reference"]["feature_batch"],
         workers=T2P["reference"]["workers"],
         weights_dir=config["battery"]["weights_dir"],
+        precision=config["battery"]["precision"],
         scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output[0]))),
         device=T2P["compute"]["features"]["device"],
     threads: t2p_threads("features")
@@ -162,10 +273,13 @@ rule t2i_paper_features:
 
 
 rule t2i_paper_reference:
-    """Joint [phi | beta tau] (or, marginal, image-only) Nystrom bundles of the COCO pairs, per encoder."""
+    """Joint [phi | beta tau] (or, marginal, image-only) Nystrom bundles of the reference pairs, per encoder (with
+    the prebuilt bundles, the marginal arm only: a missing prebuilt file is an error, never a silent rebuild)."""
+    wildcard_constraints:
+        arm="marginal" if T2P_PREBUILT else "joint|marginal",
     input:
         features=expand(f"{T2P_DIR}/features/{{encoder}}.safetensors", encoder=T2P_ENCODERS),
-        pairs=rules.t2i_paper_prompts.output.reference,
+        pairs=T2P_REF_PAIRS,
         text=rules.t2i_paper_text.output[0],
     output:
         f"{T2P_DIR}/reference/{{arm}}.safetensors",
@@ -189,6 +303,29 @@ rule t2i_paper_reference:
         "../scripts/t2i_paper_reference.py"
 
 
+if T2P_PREBUILT:
+
+    rule t2i_paper_prebuilt:
+        """The joint reference from the authors' prebuilt geALLcoco bundles (t2i.paper.curation.prebuilt), each
+        checked against its pinned sha256: an alternative input, used only with curation.prebuilt.use."""
+        input:
+            bundles=[f"{T2P['curation']['prebuilt']['dir']}/{name}_joint_M{T2P['reference']['landmarks']}.pt"
+                     for name in T2P_ENCODERS],
+        output:
+            f"{T2P_DIR}/reference/joint.safetensors",
+        params:
+            encoders=T2P_ENCODERS,
+            sha256=T2P["curation"]["prebuilt"]["sha256"],
+            repo=T2P["curation"]["prebuilt"]["repo"],
+            landmarks=T2P["reference"]["landmarks"],
+        log:
+            f"{WORK}/logs/t2i/prebuilt.log",
+        conda:
+            ENV
+        script:
+            "../scripts/t2i_paper_prebuilt.py"
+
+
 rule t2i_paper_train:
     """Post-train the student (one job, torchrun over its GPUs); keeps the weights of every evaluated step.
     Periodic checkpoints live in {WORK}/work/t2i_<arm>/<config hash>/, so a killed job resumes."""
@@ -206,6 +343,7 @@ rule t2i_paper_train:
                                           "s_txt": T2P["reference"]["s_txt"]},
             "saved": T2P_SAVED, "encoders": T2P_ENCODERS, "resolution": T2P["resolution"],
             "weights_dir": T2P_WEIGHTS_DIR, "battery_weights_dir": config["battery"]["weights_dir"],
+            "precision": config["battery"]["precision"],
             "scale_dir": WORK, "workdir": f"{WORK}/work/t2i_{wildcards.arm}", "input": dict(input),
             "output": {"weights": list(output.weights), "compute": output.compute},
             "log": f"{WORK}/logs/t2i/train_{wildcards.arm}.log"}),
@@ -236,6 +374,7 @@ rule t2i_paper_geneval_images:
         resolution=T2P["resolution"],
         samples=T2P["geneval"]["samples"],
         seed_base=T2P["geneval"]["seed_base"],
+        noise="geneval",
         batch=T2P["sample_batch"],
         device=T2P["compute"]["sample"]["device"],
     threads: t2p_threads("sample")
@@ -253,7 +392,10 @@ rule t2i_paper_geneval_images:
 
 rule t2i_paper_geneval_score:
     """The official GenEval scorer (its clone, t2i.paper.geneval.root) in its own environment, GENEVAL_ENV
-    (`snakemake --use-conda`); without it the job stops at once naming that file."""
+    (`snakemake --use-conda`); without it the job stops at once naming that file. Model "curation": the teacher
+    renders of the geALLcoco curation."""
+    wildcard_constraints:
+        model=r"teacher_nfe\d+|student_(joint|marginal)(_s\d+)?|curation",
     input:
         images=rules.t2i_paper_geneval_images.output[0],
     output:

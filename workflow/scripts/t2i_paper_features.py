@@ -1,4 +1,5 @@
-"""Image features of one battery encoder over the COCO reference images (ADM centre crop to the output size)."""
+"""Image features of one battery encoder over the reference images (the real COCO images of the baseline, the
+curated teacher renders of geALLcoco), ADM centre crop to the output size."""
 
 from torch.utils.data import DataLoader
 
@@ -12,11 +13,11 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p, name = snakemake.params, snakemake.wildcards.encoder
     device = job_device(p.device)
     ref = read_json(snakemake.input.pairs)
-    encoder, weights_sha = load_battery_encoder(name, p.scale_dir, p.weights_dir, snakemake.config["battery"]["precision"])
+    encoder, weights_sha = load_battery_encoder(name, p.scale_dir, p.weights_dir, p.precision)
     encoder.to(device)
-    images = CocoImages(p.coco_root, ref["pairs"], p.resolution)
+    images = CocoImages(ref["root"], ref["pairs"], p.resolution)
     batches = (x.float() / 255 for x in DataLoader(images, batch_size=p.batch, num_workers=p.workers))
     meta = feature_metadata(encoder.spec, weights_sha, ref["sha256"], len(images), 0,
-                            f"coco adm_center_crop {p.resolution}")
+                            f"{p.source} adm_center_crop {p.resolution}")
     feats = cached_features(snakemake.output[0], lambda: extract_features(encoder, batches, p.batch, device), meta)
-    log.info("%s COCO features %s", name, tuple(feats.shape))
+    log.info("%s features of the %s reference %s", name, p.source, tuple(feats.shape))

@@ -1,10 +1,12 @@
 """GenEval renders of one model: 553 prompts x 4 samples, per-sample seeds (each sample's generator on the job's
-device, CUDA as the official harness; CPU only as a fallback), in the official scorer's layout."""
+device, CUDA as the official harness; CPU only as a fallback), in the official scorer's layout. With noise
+"render": the teacher renders of the geALLcoco curation (the official render driver's seeds)."""
 
 from rdm_core.eval.geneval import render_prompts
 from rdm_core.eval.pickscore import to_uint8
 from rdm_core.generators.flux2 import ContextTable, build_flux2, render
 from rdm_core.io import read_json
+from rdm_core.reference.curation import render_seed
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.runlog import job_device, rule_log
 
@@ -21,5 +23,6 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     def images(idx, seeds):
         return to_uint8(render(generator, contexts, idx, seeds, p.resolution, device, p.batch))
 
-    n = render_prompts(snakemake.output[0], rows, images, n_samples=p.samples, seed_base=p.seed_base, log=log.info)
-    log.info("%s: %d prompts rendered at %d NFE", snakemake.wildcards.model, n, p.nfe)
+    n = render_prompts(snakemake.output[0], rows, images, n_samples=p.samples, seed_base=p.seed_base, log=log.info,
+                       seed=render_seed if p.noise == "render" else None)
+    log.info("%s: %d prompts rendered at %d NFE", snakemake.output[0], n, p.nfe)

@@ -15,7 +15,8 @@ with rule_log(snakemake.log[0]) as log:
     p, out = snakemake.params, snakemake.output
     coco = p.coco
     pairs = coco_pairs(coco["root"], coco["train_split"], "t2i.paper.coco.root")
-    write_json(out.reference, {"root": coco["root"], "sha256": pairs_fingerprint(pairs), "pairs": pairs})
+    write_json(out.reference, {"root": coco["root"], "sha256": pairs_fingerprint(pairs), "pairs": pairs,
+                               "text_rows": list(range(len(pairs)))})  # the baseline's reference: the real pairs
     geneval = load_prompts(snakemake.input.geneval, "t2i.paper.geneval.prompts", sha256=SHA256)
     write_json(out.geneval, {"source": snakemake.input.geneval, "sha256": SHA256, "rows": geneval,
                              "prompts": [r["prompt"] for r in geneval]})

@@ -1,4 +1,4 @@
-"""Joint (or image-only) Nystrom bundles of the COCO reference pairs for every trained-against encoder."""
+"""Joint (or image-only) Nystrom bundles of the reference pairs for every trained-against encoder."""
 
 from rdm_core.io import load_tensors, read_json
 from rdm_core.reference.joint_io import save_joint_reference
@@ -8,8 +8,9 @@ from rdm_core.train.flux2 import text_joint_bundles
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
     device = job_device(p.device)
-    n_ref = len(read_json(snakemake.input.pairs)["pairs"])
-    text = load_tensors(snakemake.input.text)[0]["text"][:n_ref]  # the pool's head: the reference captions
+    rows = read_json(snakemake.input.pairs)["text_rows"]  # each reference row's prompt in the pool's text table
+    n_ref = len(rows)
+    text = load_tensors(snakemake.input.text)[0]["text"][rows]
     feats = {name: load_tensors(path)[0]["features"].to(device)
              for name, path in zip(p.encoders, snakemake.input.features)}
     ref = text_joint_bundles(feats, text.to(device), p.joint, p.cfg, p.reference, seed=p.seed)

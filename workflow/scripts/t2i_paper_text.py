@@ -9,7 +9,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     device = job_device(p.device)
     weights = resolve_t2i_weights("siglip2_text", p.weights_dir)
     prompts = read_json(snakemake.input.prompts)["prompts"]
-    tau = encode_prompts(load_text_tower(weights, device, snakemake.config["battery"]["precision"]), prompts, p.batch)
+    tau = encode_prompts(load_text_tower(weights, device, p.precision), prompts, p.batch)
     save_tensors(snakemake.output[0], {"text": tau}, {"model": "siglip2_text", "weights": weights,
                                                       "count": len(prompts)})
     log.info("tau %s", tuple(tau.shape))

@@ -29,7 +29,7 @@ with rule_log(log_path) as log:
                             trainable=True)
     ref = load_joint_reference(inp["reference"], spec["encoders"])
     bundles = {n: bundle_to(b, device) for n, b in ref["bundles"].items()}
-    precision = spec.get("precision", "bf16")  # battery.precision, once the t2i_paper_train rule passes it
+    precision = spec["precision"]  # battery.precision
     encoders = {name: load_battery_encoder(name, spec["scale_dir"], spec["battery_weights_dir"], precision)[0].to(device)
                 for name in spec["encoders"]}
     pool = read_json(inp["pool"])
