@@ -2,7 +2,9 @@
 
 The detector is a held-out cell classifier, trained on val digits only (no objective sees it): each of the
 four grid cells of a composition is classified as empty or one of ten digits, and the digit's colour as one
-of the six colours. A prompt's metadata (``include`` items with class, count, optional colour and position,
+of the six colours. Class means of many val digits are among its "empty" examples, so a blur (the look of a
+generator's conditional mean, e.g. the 1-step map of a flow teacher) is no legible digit, as for GenEval's
+detector, which finds no object in a smear. A prompt's metadata (``include`` items with class, count, optional colour and position,
 ``exclude`` items) is then judged like the official scorer: enough detections of each included class (with
 the colour where asked), fewer than the excluded count, and the relation between the object and its
 reference. Overall = the unweighted mean of the six task accuracies.
@@ -41,19 +43,40 @@ class CellClassifier(nn.Module):
         return self.digit(h), self.colour(h)
 
 
-def training_cells(small: Tensor, labels: Tensor, n: int, gen: torch.Generator, empty: float = 0.15
-                   ) -> tuple[Tensor, Tensor, Tensor]:
+def averaged_digits(small: Tensor, labels: Tensor, rows: Tensor, average_of: tuple[int, int], gen: torch.Generator
+                    ) -> Tensor:
+    """Per row: the mean of m digits of the class of ``small[row]``, m uniform in ``average_of`` (inclusive),
+    [len(rows), 1, 14, 14]: a blur with the look of a conditional mean."""
+    least, most = average_of
+    if not 1 <= least <= most:
+        raise ValueError(f"average_of must be [least, most] with 1 <= least <= most, got {list(average_of)}")
+    pools = [torch.nonzero(labels == d).flatten() for d in range(10)]
+    out = torch.empty(len(rows), *small.shape[1:])
+    for i, row in enumerate(rows.tolist()):
+        pool = pools[int(labels[row])]
+        m = int(torch.randint(least, most + 1, (1,), generator=gen))
+        out[i] = small[pool[torch.randint(0, len(pool), (m,), generator=gen)]].mean(0)
+    return out
+
+
+def training_cells(small: Tensor, labels: Tensor, n: int, gen: torch.Generator, empty: float = 0.15,
+                   averaged: float = 0.0, average_of: tuple[int, int] = (16, 64)) -> tuple[Tensor, Tensor, Tensor]:
     """``n`` labelled cells rendered like the compositions from ``small`` [N, 1, 14, 14] (downscaled val digits)
     with a random tint (a named colour or white, colour label len(COLOURS)), a +-1 px shift, an intensity in
-    [0.6, 1] and pixel noise; a share ``empty`` is blank."""
+    [0.6, 1] and pixel noise; a share ``empty`` is blank, and a share ``averaged`` holds the mean of several
+    digits of one class (:func:`averaged_digits`), labelled empty: a blur is no legible digit."""
     rows = torch.randint(0, len(small), (n,), generator=gen)
     colour = torch.randint(0, len(COLOURS) + 1, (n,), generator=gen)  # the last one: white (no colour named)
-    blank = torch.rand(n, generator=gen) < empty
+    u = torch.rand(n, generator=gen)
+    blank, blur = u < empty, (u >= empty) & (u < empty + averaged)
     tints = torch.tensor([*(COLOURS[c] for c in COLOUR_NAMES), DEFAULT_TINT])[colour].view(n, 3, 1, 1)
     intensity = 0.6 + 0.4 * torch.rand(n, 1, 1, 1, generator=gen)
+    content = small[rows]
+    if averaged:
+        content[blur] = averaged_digits(small, labels, rows[blur], average_of, gen)
     padded = torch.zeros(n, 3, CELL + 2, CELL + 2)
     size = small.shape[-1]
-    padded[:, :, OFFSET + 1:OFFSET + 1 + size, OFFSET + 1:OFFSET + 1 + size] = small[rows] * tints * intensity
+    padded[:, :, OFFSET + 1:OFFSET + 1 + size, OFFSET + 1:OFFSET + 1 + size] = content * tints * intensity
     padded[blank] = 0.0
     shift = torch.randint(0, 3, (n, 2), generator=gen)
     out = torch.empty(n, 3, CELL, CELL)
@@ -62,19 +85,20 @@ def training_cells(small: Tensor, labels: Tensor, n: int, gen: torch.Generator, 
             pick = (shift[:, 0] == dy) & (shift[:, 1] == dx)
             out[pick] = padded[pick, :, dy:dy + CELL, dx:dx + CELL]
     out = (out + 0.05 * torch.randn(out.shape, generator=gen)).clamp(0, 1)
-    return out, torch.where(blank, EMPTY, labels[rows]), colour
+    return out, torch.where(blank | blur, EMPTY, labels[rows]), colour
 
 
-def train_cell_classifier(images: Tensor, labels: Tensor, steps: int, batch: int, lr: float, seed: int
-                          ) -> CellClassifier:
-    """Fit the cell classifier on freshly rendered val-digit cells (digit + empty, colour on non-empty cells)."""
+def train_cell_classifier(images: Tensor, labels: Tensor, steps: int, batch: int, lr: float, seed: int,
+                          averaged: float = 0.0, average_of: tuple[int, int] = (16, 64)) -> CellClassifier:
+    """Fit the cell classifier on freshly rendered val-digit cells (digit + empty, colour on non-empty cells;
+    a share ``averaged`` of class means of ``average_of`` digits labelled empty, so a blur scores as no digit)."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     small = torch.stack([small_digit(x) for x in images])
     model = CellClassifier()
     opt = FusedAdamW(model.parameters(), lr=lr, weight_decay=0.0)
     for _ in range(steps):
-        x, d, c = training_cells(small, labels, batch, gen)
+        x, d, c = training_cells(small, labels, batch, gen, averaged=averaged, average_of=average_of)
         digit_logits, colour_logits = model(x)
         full = d != EMPTY
         loss = F.cross_entropy(digit_logits, d) + F.cross_entropy(colour_logits[full], c[full])

@@ -58,9 +58,18 @@ class TinyCLIP(nn.Module):
         return self.logit_scale.clamp(max=math.log(100.0)).exp()
 
 
+def box_blur(images: Tensor, size: int) -> Tensor:
+    """Each pixel the mean of its ``size`` x ``size`` neighbourhood (odd ``size``; the border averages what it has)."""
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"the blur size must be a positive odd number, got {size}")
+    return F.avg_pool2d(images, size, 1, size // 2, count_include_pad=False)
+
+
 def train_tiny_clip(images: Tensor, captions: Sequence[str], steps: int, batch: int, lr: float, seed: int,
-                    dim: int = 64) -> TinyCLIP:
-    """Symmetric InfoNCE on (image, caption) pairs; rows sharing a caption are all positives."""
+                    dim: int = 64, blur: int = 0) -> TinyCLIP:
+    """Symmetric InfoNCE on (image, caption) pairs; rows sharing a caption are all positives. With ``blur`` > 0
+    images of the batch blurred by :func:`box_blur` join each caption's candidates as negatives (a smear matches
+    no caption), so a blurred digit scores below a legible one (the blur of the batch's first quarter)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = TinyCLIP(dim)
@@ -70,10 +79,18 @@ def train_tiny_clip(images: Tensor, captions: Sequence[str], steps: int, batch: 
     for _ in range(steps):
         rows = torch.randint(0, len(images), (batch,), generator=gen)
         x = images[rows].float() / 255.0 if images.dtype == torch.uint8 else images[rows]
-        logits = model.scale() * model.embed_images(x) @ model.embed_text(tokens[rows]).T
+        text = model.embed_text(tokens[rows])
+        logits = model.scale() * model.embed_images(x) @ text.T
         same = (ids[rows, None] == ids[None, rows]).float()
         target = same / same.sum(1, keepdim=True)
-        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))  # `same` is symmetric
+        per_text = logits.T
+        if blur:
+            blurred = box_blur(x[:max(1, len(x) // 4)], blur)  # a quarter of the batch: a quarter more image work
+            per_text = torch.cat([per_text, model.scale() * text @ model.embed_images(blurred).T], 1)
+            target_text = torch.cat([target, target.new_zeros(len(target), len(blurred))], 1)
+        else:
+            target_text = target
+        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(per_text, target_text))  # `same` is symmetric
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -179,8 +179,19 @@ def t2i_view_paper(numbers: Mapping) -> dict:
     return {"geneval": dict(t2["geneval"]), "pickscore": {k: v for k, v in t2["pickscore"].items() if v is not None}}
 
 
+def t2i_curve_view_ours(results: Path, noise: Mapping) -> dict:
+    """Fig. 1c: the joint student's (compute, GenEval, PickScore) per saved checkpoint, in step order."""
+    points = sorted(read_json(results / "metrics" / "t2i" / "curve.json")["points"], key=lambda p: p["step"])
+    return {"curve": [(p["compute"], p["geneval"], p["pickscore"]) for p in points]}
+
+
+def t2i_curve_view_paper(numbers: Mapping) -> dict:
+    return {"curve": [(float(c), *gp) for c, gp in sorted(numbers["fig1"]["curve"].items(), key=lambda i: float(i[0]))]}
+
+
 VIEWS = {"toy": (toy_view_ours, toy_view_paper), "probes": (probes_view_ours, lambda numbers: {}),
-         "classcond": (classcond_view_ours, classcond_view_paper), "t2i": (t2i_view_ours, t2i_view_paper)}
+         "classcond": (classcond_view_ours, classcond_view_paper), "t2i": (t2i_view_ours, t2i_view_paper),
+         "t2i_curve": (t2i_curve_view_ours, t2i_curve_view_paper)}
 
 
 def _fmt_q(q: Quantity, spec: str = ".3f") -> str:
@@ -435,6 +446,35 @@ def _(v, numbers):
     ge = _need(v, "geneval")
     j, m = ge["student_joint"], _need(ge, "student_marginal")  # none with use_released (no marginal is released)
     return at_most(m, j, v.get("k")), f"GenEval joint {_fmt_q(j)} vs marginal {_fmt_q(m)}{v.get('note', '')}"
+
+
+TEACHER_BAR = 0.5   # the mini target for the 4-step teacher's GenEval overall (issue 15)
+CLEARLY = 0.05      # "clearly below": at least this much lower GenEval overall
+
+
+@claim("t2i_teacher_reaches_bar", "table2", "t2i")
+def _(v, numbers):
+    t = _need(v, "geneval")["teacher_nfe4"]
+    return at_most(TEACHER_BAR, t, v.get("k")), f"GenEval of the 4-step teacher {_fmt_q(t)} (bar {TEACHER_BAR})"
+
+
+@claim("t2i_one_step_teacher_below", "table2", "t2i")
+def _(v, numbers):
+    ge = _need(v, "geneval")
+    if "teacher_nfe1" not in ge:
+        raise NotPublished("teacher_nfe1")
+    one, four = ge["teacher_nfe1"], ge["teacher_nfe4"]
+    return at_most(one, four, v.get("k"), -CLEARLY), (
+        f"GenEval of the teacher at 1 step {_fmt_q(one)} vs 4 steps {_fmt_q(four)} (clearly below: by >= {CLEARLY})")
+
+
+@claim("t2i_curve_rises", "fig1", "t2i_curve")
+def _(v, numbers):
+    curve = _need(v, "curve")
+    (c0, g0, p0), (c1, g1, p1) = curve[0], curve[-1]
+    on_ge, on_ps = at_most(g0, g1, None), at_most(p0, p1, None)
+    return all_of([on_ge, on_ps]), (f"first point (compute {c0:.0f}) GenEval {g0:.3f}, PickScore {p0:.2f}; last "
+                                    f"(compute {c1:.0f}) {g1:.3f} ({on_ge}), {p1:.2f} ({on_ps}); one seed")
 
 
 # ---------------------------------------------------------------------------------------------- page

@@ -21,19 +21,28 @@ def train_flow(images: torch.Tensor, conds: torch.Tensor, cfg: Mapping, workdir:
     conditions ``conds`` (class labels by default); resumes from the latest checkpoint in ``workdir``.
 
     ``cfg``: steps, batch, lr, grad_clip, checkpoint_every, seed, and for the default class-conditional
-    net n_classes and width. Step k's minibatch rows, noise and times come from
+    net n_classes and width; optional ``time_grid`` n > 0 draws the times from {1, (n-1)/n, ..., 1/n}, the
+    ones an n-step Euler sampler visits (a few-step objective), instead of U(0, 1). Step k's minibatch rows,
+    noise and times come from
     ``rollout_generator(seed, k)``. The regression runs through the generic loop as a one-term battery:
     "generate" returns the velocity residual v(x_t, t, c) - (e - u) and the loss is its mean square.
     """
     cfg = config_section(cfg, FLOW_KEYS, "flow")
     if model is None:
         model = seeded(lambda: VelocityNet.for_classes(cfg["n_classes"], cfg["width"]), cfg["seed"])
-    n, batch = images.shape[0], cfg["batch"]
+    n, batch, grid = images.shape[0], cfg["batch"], int(cfg.get("time_grid", 0))
+    if grid < 0:
+        raise ValueError(f"flow config: time_grid must be >= 0 (0: uniform times), got {grid}")
+
+    def times(gen: torch.Generator) -> torch.Tensor:
+        if grid:
+            return 1.0 - torch.randint(0, grid, (batch,), generator=gen) / grid
+        return torch.rand(batch, generator=gen)
 
     def make_rollout(step: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         gen = rollout_generator(cfg["seed"], step)
         rows = torch.randint(0, n, (batch,), generator=gen)
-        return [(rows, sample_noise(batch, gen, tuple(images.shape[1:])), torch.rand(batch, generator=gen))]
+        return [(rows, sample_noise(batch, gen, tuple(images.shape[1:])), times(gen))]
 
     def residual(chunk) -> torch.Tensor:
         rows, noise, t = chunk

@@ -29,7 +29,7 @@ from .flow import train_flow
 from .loop import battery_loss_fn, rollout_generator
 
 JOINT_KEYS = ("sigma_scale", "text_scale")
-TEACHER_KEYS = LOOP_KEYS + ("batch", "width")
+TEACHER_KEYS = LOOP_KEYS + ("batch", "width", "time_grid")
 STUDENT_KEYS = LOOP_KEYS + ("rollout", "chunk", "snapshot_every")
 
 Log = Callable[[str], None]
@@ -52,7 +52,8 @@ def train_teacher(images: Tensor, tau: Tensor, cfg: Mapping, workdir: str | os.P
                   log: Log | None = None) -> VelocityNet:
     """Flow matching of the caption-conditional velocity net on compositions [N, 3, 32, 32] and their tau rows.
 
-    ``cfg``: steps, batch, lr, grad_clip, checkpoint_every, seed, width. The net standardises tau with the
+    ``cfg``: steps, batch, lr, grad_clip, checkpoint_every, seed, width, time_grid (:func:`.flow.train_flow`:
+    4 trains on the times of the 4-step sampler). The net standardises tau with the
     statistics of ``tau``. Resumes from ``workdir``."""
     cfg = config_section(cfg, TEACHER_KEYS, "t2i teacher")
     net = seeded(lambda: caption_net(tau.shape[1], cfg["width"]), cfg["seed"])

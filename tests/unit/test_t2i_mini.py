@@ -181,6 +181,30 @@ def test_mini_geneval_scores_correct_and_incorrect_images(detector):
     assert mini_geneval(detector, bad, metas)["overall"] == 0.0
 
 
+def test_averaged_negatives_are_class_means_labelled_empty():
+    """averaged_digits: each row the mean of m same-class digits (checked against a loop over the generator's draws);
+    training_cells labels its averaged share empty, the rest by their digit; a bad range is an error."""
+    from rdm_core.eval.mini_geneval import averaged_digits, training_cells
+
+    small = torch.rand(30, 1, 14, 14, generator=torch.Generator().manual_seed(1))
+    labels = torch.arange(3).repeat(10)
+    rows = torch.tensor([0, 4, 8])
+    out = averaged_digits(small, labels, rows, (2, 5), torch.Generator().manual_seed(7))
+    gen = torch.Generator().manual_seed(7)
+    for i, row in enumerate(rows.tolist()):
+        pool = [j for j in range(30) if labels[j] == labels[row]]
+        m = int(torch.randint(2, 6, (1,), generator=gen))
+        picks = torch.randint(0, len(pool), (m,), generator=gen).tolist()
+        ref = sum(small[pool[p]].double() for p in picks) / m
+        assert torch.allclose(out[i].double(), ref, atol=1e-6)
+    with pytest.raises(ValueError, match="average_of"):
+        averaged_digits(small, labels, rows, (5, 2), torch.Generator())
+    x, d, _ = training_cells(small, labels, 2000, torch.Generator().manual_seed(0), empty=0.15, averaged=0.3)
+    _, plain, _ = training_cells(small, labels, 2000, torch.Generator().manual_seed(0), empty=0.15)
+    assert abs((d == EMPTY).float().mean().item() - 0.45) < 0.04 and abs((plain == EMPTY).float().mean() - 0.15) < 0.03
+    assert x.shape == (2000, 3, 16, 16) and x.min() >= 0 and x.max() <= 1
+
+
 # ------------------------------------------------------------------------------------------ mini PickScore
 def test_pickscore_prefers_the_matching_caption():
     images, labels = fake_digits(4, seed=3)
@@ -193,6 +217,31 @@ def test_pickscore_prefers_the_matching_caption():
     assert tokenize(["a photo of a red three"]).shape == (1, 10)
     with pytest.raises(ValueError, match="unknown words"):
         tokenize(["a photo of a dog"])
+
+
+def test_pickscore_with_blurred_negatives_scores_a_blur_below_the_image():
+    """box_blur equals a loop over each pixel's clipped neighbourhood; a tiny CLIP trained with blurred negatives
+    scores the blurred compositions below the sharp ones on their own captions, one without them does not learn to."""
+    from rdm_core.eval.mini_pickscore import box_blur
+
+    x = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ref = torch.empty_like(x)
+    for i in range(6):
+        for j in range(7):
+            ref[:, :, i, j] = x[:, :, max(i - 1, 0):i + 2, max(j - 1, 0):j + 2].mean((2, 3))
+    assert torch.allclose(box_blur(x, 3), ref)
+    with pytest.raises(ValueError, match="odd"):
+        box_blur(x, 4)
+    images, labels = fake_digits(4, seed=3)
+    comps = make_compositions(images, labels, 20, seed=0)
+    sharp = comps["images"][:60].float() / 255
+    caps = comps["captions"][:60]
+    gap = {}
+    for blur in (0, 5):
+        model = train_tiny_clip(comps["images"], comps["captions"], steps=120, batch=64, lr=3e-3, seed=0, dim=16,
+                                blur=blur)
+        gap[blur] = (pickscore(model, sharp, caps) - pickscore(model, box_blur(sharp, 5), caps)).mean().item()
+    assert gap[5] > 0 and gap[5] > gap[0] + 0.5
 
 
 # -------------------------------------------------------------------------------------------- text tower
@@ -254,6 +303,36 @@ def test_caption_net_standardises_tau_and_keeps_the_statistics(tmp_path):
     assert torch.equal(loaded.cond.mean, net.cond.mean) and torch.equal(loaded.cond.std, net.cond.std)
     x, t = torch.randn(2, 3, 32, 32), torch.rand(2)
     assert torch.equal(loaded(x, t, tau[:2].float()), net.eval()(x, t, tau[:2].float()))
+
+
+def test_teacher_time_grid_trains_on_the_sampler_times(tmp_path, monkeypatch):
+    """time_grid 4: every training time is one the 4-step Euler sampler visits (1, 3/4, 1/2, 1/4), all of them
+    drawn; time_grid 0 keeps U(0, 1); a negative grid is an error naming the key."""
+    import rdm_core.train.t2i as t2i_train
+
+    seen = {}
+
+    def run(grid, name):
+        net = caption_net(4, width=8)
+        forward = net.forward
+
+        def recording(x, t, c):
+            seen.setdefault(name, []).extend(t.tolist())
+            return forward(x, t, c)
+
+        monkeypatch.setattr(net, "forward", recording)
+        monkeypatch.setattr(t2i_train, "caption_net", lambda *args, **kwargs: net)
+        cfg = {"steps": 5, "batch": 16, "lr": 1e-3, "grad_clip": 1.0, "width": 8, "checkpoint_every": 5,
+               "seed": 0, "time_grid": grid}
+        t2i_train.train_teacher(torch.rand(10, 3, 32, 32), torch.randn(10, 4), cfg, tmp_path / name,
+                                log=lambda m: None)
+
+    run(4, "grid")
+    assert set(seen["grid"]) == {1.0, 0.75, 0.5, 0.25} and len(seen["grid"]) == 5 * 16
+    run(0, "uniform")
+    assert len(set(seen["uniform"])) == 5 * 16 and all(0 <= t < 1 for t in seen["uniform"])
+    with pytest.raises(ValueError, match="time_grid"):
+        run(-1, "bad")
 
 
 # ------------------------------------------------------------------------------------------ student step
@@ -340,6 +419,46 @@ def test_verify_t2i_claims_read_table2(tmp_path):
 
     assert verdicts([0.5, 0.4, 0.6, 0.55], [20.0, 19.0, 21.0, 20.5]) == ["holds", "holds"]
     assert verdicts([0.5, 0.4, 0.6, 0.65], [20.0, 19.0, 19.5, 20.5]) == ["fails", "fails"]
+
+
+def test_verify_t2i_teacher_and_curve_claims(tmp_path):
+    """The mini targets as claims: the 4-step teacher at >= 0.5, its 1-step map clearly (>= 0.05) below, and
+    Fig. 1c's last checkpoint above its first; each fails on inputs that miss it."""
+    import pandas as pd
+
+    from rdm_core.report.verify import claim_rows
+
+    numbers = {"table2": {"source": "s", "geneval": {"teacher_nfe4": 0.794, "student_joint": 0.826},
+                          "pickscore": {"teacher_nfe4": 22.58, "student_joint": 22.76},
+                          "claims": {"t2i_teacher_reaches_bar": "bar", "t2i_one_step_teacher_below": "below"}},
+               "fig1": {"source": "s", "curve": {0: [0.474, 19.95], 10: [0.797, 22.2], 90: [0.826, 22.76]},
+                        "claims": {"t2i_curve_rises": "rises"}}}
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "metrics" / "t2i").mkdir(parents=True)
+
+    def verdicts(teacher4, teacher1, curve):
+        ids = ["teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal"]
+        pd.DataFrame({"id": ids, "GenEval": [teacher4, teacher1, 0.6, 0.5], "PickScore": [9.0, 8.0, 9.5, 9.1]}
+                     ).to_csv(tmp_path / "tables" / "table2_t2i.csv")
+        points = [{"step": s, "compute": 2.0 * s, "geneval": g, "pickscore": p} for s, g, p in curve]
+        (tmp_path / "metrics" / "t2i" / "curve.json").write_text(json.dumps({"points": points[::-1]}))
+        rows = {r["claim"]: r for r in claim_rows(tmp_path, numbers, {"table2": {}, "fig1": {}})}
+        # the paper: teacher 0.794 >= 0.5 holds, the 1-step teacher is not published, its curve rises
+        assert [rows[c]["in paper's numbers"] for c in ("bar", "below", "rises")] == ["holds", "n/a", "holds"]
+        return [rows[c]["ours"] for c in ("bar", "below", "rises")], rows
+
+    rising = [(0, 0.2, 7.0), (15, 0.4, 8.0), (30, 0.45, 8.5)]
+    got, rows = verdicts(0.55, 0.30, rising)
+    assert got == ["holds", "holds", "holds"]
+    assert "0.550" in rows["bar"]["evidence"] and "0.300" in rows["below"]["evidence"]
+    assert "0.200" in rows["rises"]["evidence"] and "0.450" in rows["rises"]["evidence"]
+    assert verdicts(0.49, 0.30, rising)[0] == ["fails", "holds", "holds"]          # teacher short of the bar
+    assert verdicts(0.55, 0.52, rising)[0] == ["holds", "fails", "holds"]          # 1 step only 0.03 below
+    assert verdicts(0.55, 0.60, rising)[0] == ["holds", "fails", "holds"]          # 1 step above 4 steps
+    falling_pick = [(0, 0.2, 8.0), (15, 0.4, 7.5), (30, 0.45, 7.9)]
+    assert verdicts(0.55, 0.30, falling_pick)[0] == ["holds", "holds", "fails"]    # GenEval rises, PickScore not
+    falling = [(0, 0.3, 7.0), (15, 0.4, 8.0), (30, 0.25, 8.5)]
+    assert verdicts(0.55, 0.30, falling)[0] == ["holds", "holds", "fails"]         # the last point below the first
 
 
 def test_table2_puts_the_real_row_first_without_nfe():

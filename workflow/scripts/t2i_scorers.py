@@ -12,11 +12,12 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     made_by = {"rule": snakemake.rule, "config": cfg, "seed": seed}
     if snakemake.rule == "t2i_geneval_scorer":
         images, labels = load_split(snakemake.input.data, "val")
-        model = train_cell_classifier(images, labels, cfg["steps"], cfg["batch"], cfg["lr"], seed)
+        model = train_cell_classifier(images, labels, cfg["steps"], cfg["batch"], cfg["lr"], seed, cfg["averaged"],
+                                      tuple(cfg["average_of"]))
         save_cell_classifier(snakemake.output[0], model, made_by)
     elif snakemake.rule == "t2i_pickscore_model":
         images, captions, _ = load_compositions(snakemake.input.val)
-        model = train_tiny_clip(images, captions, cfg["steps"], cfg["batch"], cfg["lr"], seed, cfg["dim"])
+        model = train_tiny_clip(images, captions, cfg["steps"], cfg["batch"], cfg["lr"], seed, cfg["dim"], cfg["blur"])
         save_tiny_clip(snakemake.output[0], model, made_by)
     else:
         raise ValueError(f"t2i_scorers.py does not build '{snakemake.rule}'")
