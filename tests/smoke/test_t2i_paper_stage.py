@@ -144,8 +144,8 @@ def test_t2i_paper_stage_on_tiny_models(recipe, workflow_copy, tmp_path, monkeyp
     assert len(pool["rows"]) == 24 + 553 * 2
     # the curation's render stages in 2 shards each, over contiguous rows: GenEval prompts 0-275 | 276-552
     teacher = [t2i / "geneval" / f"curation_{k}" / "images" for k in range(2)]
-    assert [sorted(int(d.name) for d in folder.iterdir()) for folder in teacher] == [list(range(276)),
-                                                                                     list(range(276, 553))]
+    assert [sorted(int(d.name) for d in folder.iterdir() if d.is_dir()) for folder in teacher] == \
+        [list(range(276)), list(range(276, 553))]
     assert sum(len(list(folder.glob("*/samples/*.png"))) for folder in teacher) == 553 * 2
     scored = [json.loads(line) for k in range(2)
               for line in (t2i / "geneval" / f"curation_{k}" / "results.jsonl").read_text().splitlines()]
