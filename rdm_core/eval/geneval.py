@@ -74,15 +74,17 @@ def write_prompt(outdir: str | os.PathLike, prompt_idx: int, metadata: dict, ima
 def render_prompts(outdir: str | os.PathLike, rows: Sequence[dict],
                    render: Callable[[list[int], list[int]], np.ndarray],
                    n_samples: int = 4, seed_base: int = SEED_BASE, batch_prompts: int = 8,
-                   log: Callable[[str], None] = print, seed: Callable[[int, int], int] | None = None) -> int:
-    """Render ``n_samples`` per prompt into the scorer's layout; returns how many prompts were rendered.
+                   log: Callable[[str], None] = print, seed: Callable[[int, int], int] | None = None,
+                   prompts: Sequence[int] | None = None) -> int:
+    """Render ``n_samples`` per prompt (of ``prompts``, default all) into the scorer's layout; returns how many
+    prompts were rendered.
 
     ``render(prompt_indices, seeds)`` returns uint8 images [len(seeds), H, W, 3] (one per (prompt, seed)
     pair); sample j of prompt i has the noise seed ``seed(i, j)`` (default: :func:`sample_seed`). Prompts whose
     folder is already complete are kept (a killed job resumes).
     """
     seed = seed or (lambda i, j: sample_seed(i, j, seed_base))
-    todo = [i for i in range(len(rows))
+    todo = [i for i in (range(len(rows)) if prompts is None else prompts)
             if not ((prompt_dir(outdir, i) / "metadata.jsonl").is_file()
                     and all(sample_path(outdir, i, j).is_file() for j in range(n_samples)))]
     for start in range(0, len(todo), batch_prompts):

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -87,7 +88,8 @@ def test_t2i_paper_stage_on_tiny_models(recipe, workflow_copy, tmp_path, monkeyp
                               "curve_steps": [0, 1, 2]},
                  "geallcoco": {"reference": "teacher", "landmarks": 8, "geneval_repeats": 2, "steps": 2, "keeper": 2,
                                "curve_steps": [0, 1, 2]}},
-        curation={**cfg["t2i"]["paper"]["curation"], "geneval": {"seeds": 2, "cap": 1}, "coco": {"seeds": 3, "keep": 1}},
+        curation={**cfg["t2i"]["paper"]["curation"], "geneval": {"seeds": 2, "cap": 1}, "coco": {"seeds": 3, "keep": 1},
+                  "shards": {"geneval": 2, "coco": 2, "kept": 2}},
         resolution=32, ctx_len=5, ctx_batch=8, text_batch=8,
         reference={"encoders": ["effnet_lite0"], "sigma_scale": 0.25, "s_txt": 1.0, "feature_batch": 8, "workers": 0},
         train={"lr": 1e-3, "grad_clip": 4.0, "checkpoint_every": 1, "rollout": 4, "chunk": 2, "seed": 0,
@@ -140,15 +142,25 @@ def test_t2i_paper_stage_on_tiny_models(recipe, workflow_copy, tmp_path, monkeyp
         assert len(pool["rows"]) == 24    # a COCO-only pool
         return
     assert len(pool["rows"]) == 24 + 553 * 2
-    teacher = t2i / "geneval" / "curation" / "images"
-    assert len(list(teacher.glob("*/samples/*.png"))) == 553 * 2
-    scored = [json.loads(line) for line in (t2i / "geneval" / "curation" / "results.jsonl").read_text().splitlines()]
+    # the curation's render stages in 2 shards each, over contiguous rows: GenEval prompts 0-275 | 276-552
+    teacher = [t2i / "geneval" / f"curation_{k}" / "images" for k in range(2)]
+    assert [sorted(int(d.name) for d in folder.iterdir() if d.is_dir()) for folder in teacher] == \
+        [list(range(276)), list(range(276, 553))]
+    assert sum(len(list(folder.glob("*/samples/*.png"))) for folder in teacher) == 553 * 2
+    scored = [json.loads(line) for k in range(2)
+              for line in (t2i / "geneval" / f"curation_{k}" / "results.jsonl").read_text().splitlines()]
+    assert len(scored) == 553 * 2
     correct = {int(r["filename"].split(os.sep)[-3]) for r in scored if r["correct"]}
     ref = json.loads((t2i / "curation" / "reference.json").read_text())
     assert ref["blocks"] == {"geneval": len(correct), "coco": 24}    # one per GenEval prompt with a correct render
     assert len(ref["pairs"]) == len(ref["text_rows"]) == len(features["features"]) == len(correct) + 24
-    scores = load_tensors(t2i / "curation" / "coco_pickscore.safetensors")[0]["scores"]
+    parts = [load_tensors(t2i / "curation" / "coco_pickscore" / f"{k}.safetensors") for k in range(2)]
+    assert [json.loads(meta["rows"]) for _, meta in parts] == [[0, 12], [12, 24]]
+    scores = torch.cat([tensors["scores"] for tensors, _ in parts])
     assert scores.shape == (24, 3) and [s for _, s in ref["coco_renders"]] == scores.argmax(1).tolist()
     prompts = pool["prompts"]
     assert all(prompts[r] == q["caption"] for r, q in zip(ref["text_rows"], ref["pairs"]))  # tau rows = captions
-    assert len(list((t2i / "curation" / "coco").glob("*.png"))) == 24
+    kept = [sorted(p.name for p in (t2i / "curation" / "coco" / str(k)).glob("*.png")) for k in range(2)]
+    renders = ref["coco_renders"]
+    assert kept == [[f"{i:08d}_s{s}.png" for i, s in part] for part in (renders[:12], renders[12:])]
+    assert all((workflow_copy / ref["root"] / q["file"]).is_file() for q in ref["pairs"])

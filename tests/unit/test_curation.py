@@ -1,11 +1,12 @@
-"""The geALLcoco curation rules against plain loops: GenEval-correct renders capped per prompt, PickScore top-k."""
+"""The geALLcoco curation rules against plain loops: GenEval-correct renders capped per prompt, PickScore top-k,
+the render stages' shards."""
 
 import random
 
 import pytest
 import torch
 
-from rdm_core.reference.curation import geneval_kept, render_seed, top_seeds
+from rdm_core.reference.curation import geneval_kept, render_seed, row_shards, shard_rows, top_seeds
 
 
 def test_render_seed_is_the_official_drivers():
@@ -37,3 +38,24 @@ def test_top_seeds_match_a_loop_and_break_ties_to_the_lower_seed():
     assert got[3, :2].tolist() == [5, 9]
     with pytest.raises(ValueError, match="keep 25 of 24"):
         top_seeds(scores, 25)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 553])
+@pytest.mark.parametrize("shards", [1, 2, 3, 16])
+def test_shards_tile_the_rows_in_order_whatever_the_count(n, shards):
+    """Shard k's rows are contiguous and the shards, in order, give exactly the unsharded rows (each once), so a
+    render stage's (row, seed) work and noise are the same for 1 or many shards."""
+    rows = list(range(n))
+    parts = [list(shard_rows(n, shards, k)) for k in range(shards)]
+    assert [r for part in parts for r in part] == rows
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    work = [(i, s) for part in parts for i in part for s in range(3)]   # the COCO stage's renders, shard by shard
+    assert work == [(i, s) for i in rows for s in range(3)]
+    assert row_shards(n, shards) == [next(k for k, part in enumerate(parts) if i in part) for i in rows]
+
+
+def test_shard_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="shard 3 of 3"):
+        shard_rows(10, 3, 3)
+    with pytest.raises(ValueError, match="shard 0 of 0"):
+        shard_rows(10, 0, 0)

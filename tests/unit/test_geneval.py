@@ -11,6 +11,7 @@ from PIL import Image
 
 from rdm_core.eval.geneval import (N_PROMPTS, TASKS, load_prompts, parse_results, render_prompts, sample_seed,
                                    scorer_command)
+from rdm_core.reference.curation import shard_rows
 
 RECORDED = Path(__file__).parents[1] / "data" / "geneval" / "results.jsonl"
 
@@ -52,6 +53,25 @@ def test_render_writes_the_official_layout_and_resumes(tmp_path):
     calls.clear()
     assert render_prompts(tmp_path, meta, render, n_samples=4, log=lambda m: None) == 1
     assert calls == [([1, 1, 1, 1], [46_000_100, 46_000_101, 46_000_102, 46_000_103])]
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_sharded_render_gives_the_unsharded_folders(tmp_path, shards):
+    """The curation's GenEval renders by shard (disjoint sub-folders, the same layout): together the same prompt
+    folders, byte for byte, as one job over every prompt."""
+    def render(idx, seeds):
+        return np.stack([np.full((8, 8, 3), s % 251, dtype=np.uint8) for s in seeds])
+
+    meta = rows(7)
+    render_prompts(tmp_path / "one", meta, render, n_samples=3, log=lambda m: None)
+    for k in range(shards):
+        render_prompts(tmp_path / f"shard{k}", meta, render, n_samples=3, log=lambda m: None,
+                       prompts=shard_rows(len(meta), shards, k))
+    one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    parts = sorted((p.relative_to(d), p) for k in range(shards) for d in [tmp_path / f"shard{k}"]
+                   for p in d.rglob("*") if p.is_file())
+    assert [rel for rel, _ in parts] == one and len(one) == 7 * 4
+    assert all(p.read_bytes() == (tmp_path / "one" / rel).read_bytes() for rel, p in parts)
 
 
 def test_load_prompts_checks_the_official_file(tmp_path):

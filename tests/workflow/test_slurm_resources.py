@@ -47,6 +47,12 @@ def test_paper_gpu_jobs_request_gpu_memory_runtime(dry_workflow):
         else:
             assert CPU_RULE.fullmatch(name), f"rule {name} is neither a GPU job nor a known CPU-only job"
             assert int(res.get("gpu", 0)) == 0 and not {"cpus_per_gpu", "gpu_model", "gres"} & set(res), (name, res)
+    # every shard of the geALLcoco render stages is its own GPU job (t2i.paper.curation.shards)
+    shards = yaml.safe_load((dry_workflow / "config" / "paper.yaml").read_text())["t2i"]["paper"]["curation"]["shards"]
+    for rule, stage in (("t2i_paper_teacher_geneval", "geneval"), ("t2i_paper_teacher_coco", "coco"),
+                        ("t2i_paper_teacher_kept", "kept")):
+        gpus = [int(res.get("gpu", 0)) for name, res in jobs if name == rule]
+        assert len(gpus) == shards[stage] > 1 and min(gpus) >= 1, (rule, gpus)
     # the ImageNet reference jobs take their request from compute: of config/paper.yaml
     by_rule = dict(jobs)
     for rule, job in (("features", "features"), ("reference", "reference"), ("evaluate_generator", "evaluate"),

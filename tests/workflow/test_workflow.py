@@ -126,11 +126,22 @@ def test_paper_t2i_lists_every_job(dry_workflow):
     for rule in ("t2i_paper_train", "t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve",
                  "t2i_paper_grid", *GEALL_JOBS):
         assert f"rule {rule}:" in artifacts, rule
-    # the default recipe, geALLcoco: the reference is the curated teacher renders, built from scratch
-    for path in ("resources/paper/t2i/geneval/curation/images", "resources/paper/t2i/geneval/curation/results.jsonl",
-                 "resources/paper/t2i/curation/coco_pickscore.safetensors", "resources/paper/t2i/curation/reference.json",
-                 "resources/paper/t2i/curation/coco", "resources/paper/t2i/students/joint/s0300.safetensors"):
+    # the default recipe, geALLcoco: the reference is the curated teacher renders, built from scratch, each render
+    # stage as curation.shards jobs (16 GenEval render and scoring jobs, 64 COCO scoring jobs, 16 kept-render jobs)
+    shards = {"t2i_paper_teacher_geneval": 16, "t2i_paper_teacher_coco": 64, "t2i_paper_teacher_kept": 16}
+    for rule, n in shards.items():
+        assert artifacts.count(f"rule {rule}:") == n, rule
+    for k in (0, 15):
+        for path in (f"resources/paper/t2i/geneval/curation_{k}/images", f"resources/paper/t2i/curation/coco/{k}",
+                     f"resources/paper/t2i/geneval/curation_{k}/results.jsonl"):
+            assert path in artifacts, path
+    assert "resources/paper/t2i/geneval/curation_16/" not in artifacts and "curation/coco/16" not in artifacts
+    assert "resources/paper/t2i/curation/coco_pickscore/63.safetensors" in artifacts
+    assert "coco_pickscore/64.safetensors" not in artifacts
+    for path in ("resources/paper/t2i/curation/reference.json", "resources/paper/t2i/students/joint/s0300.safetensors"):
         assert path in artifacts, path
+    # scored: every evaluated model's renders and the curation's 16 shards
+    assert artifacts.count("rule t2i_paper_geneval_score:") == artifacts.count("rule t2i_paper_geneval_images:") + 16
     assert "rule t2i_paper_prebuilt:" not in artifacts
     mini = snakemake(dry_workflow, "-n", "--forceall", "reproduce_all").stdout
     assert "t2i_paper" not in mini

@@ -14,6 +14,7 @@ wildcard_constraints:
     pset="pool|geneval|cocoval|pickapic",
     ps="cocoval|pickapic",
     t2i_model="|".join(T2I_MODELS),
+    shard=r"\d+",
 
 
 localrules:
@@ -137,13 +138,13 @@ rule t2i_paper_text:
 
 
 rule t2i_paper_teacher_geneval:
-    """geALLcoco curation: curation.geneval.seeds 4-step teacher renders of each GenEval prompt (the official
-    render driver's noise), in the scorer's layout: scored by t2i_paper_geneval_score (model "curation")."""
+    """geALLcoco curation: curation.geneval.seeds 4-step teacher renders of each GenEval prompt of one shard (the
+    official render driver's noise), in the scorer's layout: scored by t2i_paper_geneval_score (model curation_<k>)."""
     input:
         prompts=rules.t2i_paper_prompts.output.geneval,
         ctx=f"{T2P_DIR}/ctx/geneval.npy",
     output:
-        directory(f"{T2P_DIR}/geneval/curation/images"),
+        directory(f"{T2P_DIR}/geneval/curation_{{shard}}/images"),
     params:
         nfe=T2P["teacher_nfe"],
         weights_dir=T2P_WEIGHTS_DIR,
@@ -151,15 +152,17 @@ rule t2i_paper_teacher_geneval:
         samples=T2P["curation"]["geneval"]["seeds"],
         seed_base=None,
         noise="render",
+        shard=lambda wildcards: int(wildcards.shard),
+        shards=len(T2P_SHARDS["geneval"]),
         batch=T2P["sample_batch"],
         device=T2P["compute"]["sample"]["device"],
     threads: t2p_threads("sample")
     resources:
         **t2p_job("sample"),
     log:
-        f"{WORK}/logs/t2i/teacher_geneval.log",
+        f"{WORK}/logs/t2i/teacher_geneval_{{shard}}.log",
     benchmark:
-        f"{WORK}/benchmarks/t2i/teacher_geneval.tsv"
+        f"{WORK}/benchmarks/t2i/teacher_geneval_{{shard}}.tsv"
     conda:
         ENV
     script:
@@ -167,15 +170,18 @@ rule t2i_paper_teacher_geneval:
 
 
 rule t2i_paper_teacher_coco:
-    """geALLcoco curation: PickScore of curation.coco.seeds 4-step teacher renders of each COCO reference caption."""
+    """geALLcoco curation: PickScore of curation.coco.seeds 4-step teacher renders of each COCO reference caption of
+    one shard."""
     input:
         pairs=rules.t2i_paper_prompts.output.reference,
         ctx=f"{T2P_DIR}/ctx/pool.npy",
     output:
-        f"{T2P_DIR}/curation/coco_pickscore.safetensors",
+        f"{T2P_DIR}/curation/coco_pickscore/{{shard}}.safetensors",
     params:
         nfe=T2P["teacher_nfe"],
         seeds=T2P["curation"]["coco"]["seeds"],
+        shard=lambda wildcards: int(wildcards.shard),
+        shards=len(T2P_SHARDS["coco"]),
         weights_dir=T2P_WEIGHTS_DIR,
         resolution=T2P["resolution"],
         batch=T2P["pickscore"]["batch"],
@@ -184,9 +190,9 @@ rule t2i_paper_teacher_coco:
     resources:
         **t2p_job("pickscore"),
     log:
-        f"{WORK}/logs/t2i/teacher_coco.log",
+        f"{WORK}/logs/t2i/teacher_coco_{{shard}}.log",
     benchmark:
-        f"{WORK}/benchmarks/t2i/teacher_coco.tsv"
+        f"{WORK}/benchmarks/t2i/teacher_coco_{{shard}}.tsv"
     conda:
         ENV
     script:
@@ -195,11 +201,11 @@ rule t2i_paper_teacher_coco:
 
 rule t2i_paper_curate:
     """The geALLcoco reference rows: [GenEval-correct teacher renders, at most curation.geneval.cap per prompt |
-    the curation.coco.keep COCO renders of highest PickScore per caption]."""
+    the curation.coco.keep COCO renders of highest PickScore per caption], from every shard of the renders."""
     input:
-        results=f"{T2P_DIR}/geneval/curation/results.jsonl",
-        images=rules.t2i_paper_teacher_geneval.output[0],
-        scores=rules.t2i_paper_teacher_coco.output[0],
+        results=[f"{T2P_DIR}/geneval/curation_{k}/results.jsonl" for k in T2P_SHARDS["geneval"]],
+        images=T2P_CURATION_IMAGES,
+        scores=expand(rules.t2i_paper_teacher_coco.output[0], shard=T2P_SHARDS["coco"]),
         pairs=rules.t2i_paper_prompts.output.reference,
         geneval=rules.t2i_paper_prompts.output.geneval,
     output:
@@ -207,6 +213,7 @@ rule t2i_paper_curate:
     params:
         root=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),  # file paths relative to it
         coco_dir=os.path.relpath(T2P_KEPT_DIR, T2P_DIR),
+        kept_shards=len(T2P_SHARDS["kept"]),
         cap=T2P["curation"]["geneval"]["cap"],
         keep=T2P["curation"]["coco"]["keep"],
     log:
@@ -218,14 +225,17 @@ rule t2i_paper_curate:
 
 
 rule t2i_paper_teacher_kept:
-    """geALLcoco curation: the kept COCO-caption teacher renders, rendered again from their noise, as PNGs."""
+    """geALLcoco curation: the kept COCO-caption teacher renders of one shard, rendered again from their noise, as
+    PNGs."""
     input:
         reference=rules.t2i_paper_curate.output[0],
         ctx=f"{T2P_DIR}/ctx/pool.npy",
     output:
-        directory(T2P_KEPT_DIR),
+        directory(f"{T2P_KEPT_DIR}/{{shard}}"),
     params:
         nfe=T2P["teacher_nfe"],
+        shard=lambda wildcards: int(wildcards.shard),
+        shards=len(T2P_SHARDS["kept"]),
         weights_dir=T2P_WEIGHTS_DIR,
         resolution=T2P["resolution"],
         batch=T2P["sample_batch"],
@@ -234,9 +244,9 @@ rule t2i_paper_teacher_kept:
     resources:
         **t2p_job("sample"),
     log:
-        f"{WORK}/logs/t2i/teacher_kept.log",
+        f"{WORK}/logs/t2i/teacher_kept_{{shard}}.log",
     benchmark:
-        f"{WORK}/benchmarks/t2i/teacher_kept.tsv"
+        f"{WORK}/benchmarks/t2i/teacher_kept_{{shard}}.tsv"
     conda:
         ENV
     script:
@@ -375,6 +385,8 @@ rule t2i_paper_geneval_images:
         samples=T2P["geneval"]["samples"],
         seed_base=T2P["geneval"]["seed_base"],
         noise="geneval",
+        shard=0,
+        shards=1,
         batch=T2P["sample_batch"],
         device=T2P["compute"]["sample"]["device"],
     threads: t2p_threads("sample")
@@ -393,9 +405,9 @@ rule t2i_paper_geneval_images:
 rule t2i_paper_geneval_score:
     """The official GenEval scorer (its clone, t2i.paper.geneval.root) in its own environment, GENEVAL_ENV
     (`snakemake --use-conda`); without it the job stops at once naming that file. Model "curation": the teacher
-    renders of the geALLcoco curation."""
+    renders of one shard of the geALLcoco curation."""
     wildcard_constraints:
-        model=r"teacher_nfe\d+|student_(joint|marginal)(_s\d+)?|curation",
+        model=r"teacher_nfe\d+|student_(joint|marginal)(_s\d+)?|curation_\d+",
     input:
         images=rules.t2i_paper_geneval_images.output[0],
     output:

@@ -24,7 +24,10 @@ T2P = t2p_recipe(config["t2i"]["paper"])
 T2P_DIR = f"{WORK}/t2i"
 # recipe reference teacher (geallcoco): the reference is the curated teacher renders, built by the curation rules
 T2P_TEACHER_REF = T2P["reference"]["source"] == "teacher"
-T2P_KEPT_DIR = f"{T2P_DIR}/curation/coco"  # the kept COCO-caption teacher renders (PNGs)
+T2P_KEPT_DIR = f"{T2P_DIR}/curation/coco"  # the kept COCO-caption teacher renders (PNGs), one folder per shard
+# the curation's render stages (geneval, coco, kept), each as curation.shards[stage] jobs over contiguous rows
+T2P_SHARDS = {stage: list(range(n)) for stage, n in T2P["curation"]["shards"].items()}
+T2P_CURATION_IMAGES = [f"{T2P_DIR}/geneval/curation_{k}/images" for k in T2P_SHARDS["geneval"]]
 T2P_REF_PAIRS = f"{T2P_DIR}/curation/reference.json" if T2P_TEACHER_REF else f"{T2P_DIR}/prompts/reference.json"
 T2P_PREBUILT = T2P_TEACHER_REF and str(T2P["curation"]["prebuilt"]["use"]).lower() == "true"  # --config: "true"
 if T2P_PREBUILT and not T2P["curation"]["prebuilt"]["dir"]:
@@ -86,4 +89,5 @@ def t2p_reference_images(wildcards):
     """The reference's images: the COCO tree (baseline), or the curated teacher renders (geALLcoco)."""
     if not T2P_TEACHER_REF:
         return {}
-    return {"geneval_renders": f"{T2P_DIR}/geneval/curation/images", "coco_renders": T2P_KEPT_DIR}
+    return {"geneval_renders": T2P_CURATION_IMAGES,
+            "coco_renders": [f"{T2P_KEPT_DIR}/{k}" for k in T2P_SHARDS["kept"]]}

@@ -1,5 +1,5 @@
-"""geALLcoco curation: the kept COCO-caption teacher renders (the same noise as the scored ones), one PNG each;
-files already there are kept (a killed job resumes)."""
+"""geALLcoco curation: the kept COCO-caption teacher renders of shard `shard` of `shards` (the same noise as the
+scored ones), one PNG each; files already there are kept (a killed job resumes)."""
 
 import os
 
@@ -8,7 +8,7 @@ from PIL import Image
 from rdm_core.eval.pickscore import to_uint8
 from rdm_core.generators.flux2 import ContextTable, build_flux2, render
 from rdm_core.io import atomic_path, read_json
-from rdm_core.reference.curation import render_seed
+from rdm_core.reference.curation import render_seed, shard_rows
 from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.runlog import job_device, rule_log
 
@@ -18,7 +18,8 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     generator = build_flux2(resolve_t2i_weights("flux2_klein", p.weights_dir), p.nfe, None, device)
     contexts = ContextTable(snakemake.input.ctx)
     os.makedirs(out, exist_ok=True)
-    todo = [(i, s) for i, s in read_json(snakemake.input.reference)["coco_renders"]
+    renders = read_json(snakemake.input.reference)["coco_renders"]
+    todo = [(i, s) for i, s in (renders[r] for r in shard_rows(len(renders), p.shards, p.shard))
             if not os.path.isfile(f"{out}/{i:08d}_s{s}.png")]
     for lo in range(0, len(todo), p.batch):
         block = todo[lo:lo + p.batch]
