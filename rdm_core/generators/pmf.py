@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.npz import to_pixels
+from ..representation.precision import check_precision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,9 +261,6 @@ class Guidance:
     noise_scale: float = 1.0
 
 
-PRECISIONS = ("bf16", "fp32")
-
-
 class OneStepPMF(nn.Module):
     """x = z - u(z, t=1, h=1): a one-step class-conditional generator with images in [0, 1]. ``precision`` "bf16"
     runs the net under bf16 autocast on CUDA, as the official generator does (fp32 on the CPU); "fp32" never
@@ -270,9 +268,7 @@ class OneStepPMF(nn.Module):
 
     def __init__(self, net: MiT, guidance: Guidance = Guidance(), precision: str = "bf16"):
         super().__init__()
-        if precision not in PRECISIONS:
-            raise ValueError(f"pMF-H precision must be one of {PRECISIONS}, not {precision!r}")
-        self.net, self.guidance, self.precision = net, guidance, precision
+        self.net, self.guidance, self.precision = net, guidance, check_precision(precision, "pMF-H precision")
 
     def noise(self, n: int, generator: torch.Generator, device: str | torch.device = "cpu") -> Tensor:
         c, s = self.net.cfg.in_channels, self.net.cfg.input_size

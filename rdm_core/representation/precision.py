@@ -16,9 +16,10 @@ PRECISIONS = ("bf16", "fp32")
 FP32_ENCODERS = frozenset({"inception"})
 
 
-def check_precision(precision: str) -> str:
+def check_precision(precision: str, what: str = "encoder precision (battery.precision)") -> str:
+    """``precision`` if it is one of PRECISIONS (the encoders' and the generators' alike), else an error naming it."""
     if precision not in PRECISIONS:
-        raise ValueError(f"encoder precision must be one of {PRECISIONS} (battery.precision), not {precision!r}")
+        raise ValueError(f"{what} must be one of {PRECISIONS}, not {precision!r}")
     return precision
 
 
