@@ -7,7 +7,6 @@ from rdm_core.eval.geneval import scorer_command
 from rdm_core.representation.text_paper import T2I_MODELS
 
 
-
 def t2p_recipe(paper):
     """t2i.paper with its recipe (t2i.paper.recipe, one of t2i.paper.recipes) laid in: the keys in which the
     official baseline and geALLcoco recipes differ."""
