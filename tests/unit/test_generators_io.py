@@ -1,5 +1,7 @@
 """Generator weights with metadata: a saved generator reloads and samples identically; real samples match labels."""
 
+import os
+
 import pytest
 import torch
 
@@ -33,6 +35,24 @@ def test_keyed_workdir_resumes_only_the_same_run(tmp_path):
     from rdm_core.train.workdir import keyed_workdir
 
     cfg = {"lr": 1e-3, "steps": 300, "checkpoint_every": 50, "encoders": ["a"]}
-    assert keyed_workdir(tmp_path, cfg) == keyed_workdir(tmp_path, {**cfg, "steps": 600, "checkpoint_every": 10})
-    assert keyed_workdir(tmp_path, cfg) != keyed_workdir(tmp_path, {**cfg, "lr": 2e-3})
-    assert keyed_workdir(tmp_path, cfg).parent == tmp_path
+    data = tmp_path / "data.safetensors"
+    data.write_bytes(b"one")
+    runs = tmp_path / "runs"
+    key = keyed_workdir(runs, cfg, [data])
+    assert key == keyed_workdir(runs, {**cfg, "steps": 600, "checkpoint_every": 10}, [data])
+    assert key != keyed_workdir(runs, {**cfg, "lr": 2e-3}, [data])
+    assert key.parent == runs
+    os.utime(data, ns=(data.stat().st_atime_ns, data.stat().st_mtime_ns + 10**9))  # rebuilt by Snakemake
+    assert keyed_workdir(runs, cfg, [data]) != key
+
+
+def test_keyed_workdir_reads_folders_file_by_file(tmp_path):
+    from rdm_core.train.workdir import keyed_workdir
+
+    renders = tmp_path / "renders"
+    (renders / "a").mkdir(parents=True)
+    (renders / "a" / "0.png").write_bytes(b"x")
+    key = keyed_workdir(tmp_path / "runs", {}, [renders])
+    assert key == keyed_workdir(tmp_path / "runs", {}, [renders])
+    (renders / "a" / "1.png").write_bytes(b"y")
+    assert keyed_workdir(tmp_path / "runs", {}, [renders]) != key

@@ -338,7 +338,7 @@ if T2P_PREBUILT:
 
 rule t2i_paper_train:
     """Post-train the student (one job, torchrun over its GPUs); keeps the weights of every evaluated step.
-    Periodic checkpoints live in {WORK}/work/t2i_<arm>/<config hash>/, so a killed job resumes."""
+    Periodic checkpoints live in {WORK}/work/t2i_<arm>/<hash of config and inputs>/, so a killed job resumes."""
     input:
         reference=f"{T2P_DIR}/reference/{{arm}}.safetensors",
         pool=rules.t2i_paper_prompts.output.pool,

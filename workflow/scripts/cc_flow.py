@@ -10,6 +10,6 @@ from rdm_core.train.workdir import keyed_workdir
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
     images, labels = load_split(snakemake.input.data, "train")
-    model = train_flow(images, labels, p.cfg, keyed_workdir(p.workdir, p.cfg), log=log.info)
+    model = train_flow(images, labels, p.cfg, keyed_workdir(p.workdir, p.cfg, snakemake.input), log=log.info)
     save_generator(snakemake.output.weights, model, {"rule": "flow", "config": p.cfg})
     write_json(snakemake.output.done, {"rule": "flow", "steps": p.cfg["steps"], "config": p.cfg})

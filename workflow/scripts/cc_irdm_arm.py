@@ -15,7 +15,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     generator.train()
     joint = load_joint_reference(snakemake.input.joint, p.cfg["encoders"])
     encoders = {n: load_battery_encoder(n, p.scale_dir)[0] for n in p.cfg["encoders"]}
-    workdir = keyed_workdir(p.workdir, p.cfg)
+    workdir = keyed_workdir(p.workdir, p.cfg, snakemake.input)
     model = train_irdm(generator, encoders, joint["bundles"], joint["floors"] if p.cfg["pid"] else None, p.cfg,
                        workdir, log=log.info)
     made_by = {"rule": snakemake.rule, "arm": snakemake.wildcards.arm, "config": p.cfg}

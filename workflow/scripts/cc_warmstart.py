@@ -12,6 +12,7 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
     images, labels = load_split(snakemake.input.data, "train")
     encoders = {n: load_battery_encoder(n, p.scale_dir)[0] for n in p.cfg["encoders"]}
-    model = train_warmstart(images, labels, encoders, p.cfg, keyed_workdir(p.workdir, p.cfg), log=log.info)
+    workdir = keyed_workdir(p.workdir, p.cfg, snakemake.input)
+    model = train_warmstart(images, labels, encoders, p.cfg, workdir, log=log.info)
     save_generator(snakemake.output.weights, model, {"rule": "warmstart", "config": p.cfg})
     write_json(snakemake.output.done, {"rule": "warmstart", "steps": p.cfg["steps"], "config": p.cfg})

@@ -9,7 +9,7 @@ from rdm_core.train.workdir import keyed_workdir
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
-    workdir = keyed_workdir(p.workdir, p.cfg)
+    workdir = keyed_workdir(p.workdir, p.cfg, snakemake.input)
     run = {"base": snakemake.input.base, **p.generator, "encoders": p.cfg["encoders"], "scale_dir": p.scale_dir,
            "weights_dir": p.weights_dir, "encoder_precision": p.encoder_precision, "cfg": p.cfg,
            "workdir": str(workdir),

@@ -35,7 +35,7 @@ with rule_log(log_path) as log:
     pool = read_json(inp["pool"])
     text = load_tensors(inp["text"])[0]["text"]
     contexts = ContextTable(inp["ctx"])
-    workdir = keyed_workdir(spec["workdir"], cfg)
+    workdir = keyed_workdir(spec["workdir"], cfg, inp.values())
     shape = generator.noise_shape(spec["resolution"], spec["resolution"])
     for step, path in zip(spec["saved"], spec["output"]["weights"]):
         train_flux2(generator, encoders, bundles, contexts, text, {**cfg, "steps": step}, workdir, shape, device,

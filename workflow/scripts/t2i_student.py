@@ -22,8 +22,9 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     ref = load_joint_reference(snakemake.input.reference, p.names)
     encoders = load_t2i_encoders(p.names, snakemake.input.encoders, lambda n: load_battery_encoder(n, p.scale_dir)[0])
     made_by = {"rule": "t2i_student", "law": law, "config": p.cfg}
-    net, snapshots = train_student(teacher, encoders, ref["bundles"], ref["beta"], pool, p.cfg,
-                                   keyed_workdir(p.workdir, {**p.cfg, "law": law}), made_by, log=log.info)
+    workdir = keyed_workdir(p.workdir, {**p.cfg, "law": law}, snakemake.input)
+    net, snapshots = train_student(teacher, encoders, ref["bundles"], ref["beta"], pool, p.cfg, workdir, made_by,
+                                   log=log.info)
     for out, (step, path) in zip(snakemake.output.snapshots, sorted(snapshots.items())):
         with atomic_path(out) as tmp:  # a kill mid-copy leaves no half-written snapshot
             shutil.copyfile(path, tmp)

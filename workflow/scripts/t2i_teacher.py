@@ -12,6 +12,6 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     p = snakemake.params
     images, captions, _ = load_compositions(snakemake.input.train)
     tau = TextTable(snakemake.input.text)(captions)
-    net = train_teacher(images, tau, p.cfg, keyed_workdir(p.workdir, p.cfg), log=log.info)
+    net = train_teacher(images, tau, p.cfg, keyed_workdir(p.workdir, p.cfg, snakemake.input), log=log.info)
     save_t2i(snakemake.output.weights, net, {"rule": "t2i_teacher", "config": p.cfg})
     write_json(snakemake.output.done, {"rule": "t2i_teacher", "steps": p.cfg["steps"], "config": p.cfg})
