@@ -88,3 +88,18 @@ rule fig_samples:
         ENV
     script:
         "../scripts/cc_report.py"
+
+
+rule fig1:
+    """Fig. 1: teacher and student samples on the same prompts and noise; the student's curve over compute."""
+    input:
+        curve=f"{RES}/metrics/t2i/curve.json",
+        grids=expand(f"{WORK}/t2i/grids/{{model}}.safetensors", model=["teacher_nfe4", "student_joint"]),
+    output:
+        artifact_report_outputs("fig1"),
+    log:
+        f"{WORK}/logs/fig1.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_fig1.py"

@@ -1,7 +1,8 @@
 # The text-to-image stage (Table 2, Fig. 1). The mini producer rules (captioned MNIST compositions, the
 # all-MiniLM-L6-v2 text table, the flow-matching teacher, the joint / marginal one-step students, the held-out
 # mini GenEval and PickScore scorers) run at every scale but paper; t2i_paper.smk produces the same files there.
-# table2 and fig1 read only the files of the T2I contract: metrics/t2i/{model}.json, curve.json, grids.
+# table2 (tables.smk) and fig1 (figures.smk) read only the files of the T2I contract: metrics/t2i/{model}.json,
+# curve.json, grids, so one rule of each serves both scales.
 # Settings and path helpers (T2I, T2I_DIR, t2i_snapshots, ...) live in common.smk.
 
 if SCALE != "paper":
@@ -285,34 +286,3 @@ if SCALE != "paper":
             ENV
         script:
             "../scripts/t2i_evaluate.py"
-
-
-rule table2:
-    """Table 2: GenEval (overall and per task) and PickScore of the teacher at 4 and 1 steps and both students,
-    below the real val compositions (scorers' ceiling; mini scale)."""
-    input:
-        metrics=expand(f"{RES}/metrics/t2i/{{model}}.json", model=T2I_MODELS)
-        + ([f"{RES}/metrics/t2i/real_val.json"] if SCALE != "paper" else []),
-    output:
-        artifact_report_outputs("table2"),
-    log:
-        f"{WORK}/logs/table2.log",
-    conda:
-        ENV
-    script:
-        "../scripts/t2i_table2.py"
-
-
-rule fig1:
-    """Fig. 1: teacher and student samples on the same prompts and noise; the student's curve over compute."""
-    input:
-        curve=f"{RES}/metrics/t2i/curve.json",
-        grids=expand(f"{WORK}/t2i/grids/{{model}}.safetensors", model=["teacher_nfe4", "student_joint"]),
-    output:
-        artifact_report_outputs("fig1"),
-    log:
-        f"{WORK}/logs/fig1.log",
-    conda:
-        ENV
-    script:
-        "../scripts/t2i_fig1.py"

@@ -101,3 +101,19 @@ rule table6:
         ENV
     script:
         "../scripts/cc_report.py"
+
+
+rule table2:
+    """Table 2: GenEval (overall and per task) and PickScore of the teacher at 4 and 1 steps and both students,
+    below the real val compositions (scorers' ceiling; mini scale)."""
+    input:
+        metrics=expand(f"{RES}/metrics/t2i/{{model}}.json", model=T2I_MODELS)
+        + ([f"{RES}/metrics/t2i/real_val.json"] if SCALE != "paper" else []),
+    output:
+        artifact_report_outputs("table2"),
+    log:
+        f"{WORK}/logs/table2.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_table2.py"
