@@ -84,6 +84,17 @@ def generate_samples(model: nn.Module, n: int, seed: int, nfe: int | None = None
     return images.float().clamp(0, 1), labels
 
 
+def write_samples(path: str | os.PathLike, weights: str | os.PathLike, generator: str, n: int, seed: int,
+                  nfe: int | None = None) -> None:
+    """Save :func:`generate_samples` of the generator in ``weights`` to ``path`` as {"images", "labels"}, the
+    metadata naming ``generator``, ``nfe``, what made the weights, ``seed`` and ``n`` (atomic). Training jobs call it
+    on the weights they have just written, so the samples come from the saved model."""
+    model, meta = load_generator(weights)
+    images, labels = generate_samples(model, n, seed, nfe)
+    save_tensors(path, {"images": images, "labels": labels},
+                 {"generator": generator, "nfe": nfe, "made_by": meta["made_by"], "seed": seed, "n": n})
+
+
 def real_samples(images: Tensor, labels: Tensor, n: int, n_classes: int) -> tuple[Tensor, Tensor]:
     """Real digits arranged like generated samples: sample i is a real digit of class i % n_classes (the
     k-th digit of that class for its k-th request, cycling), so pairs with a generator match labels."""

@@ -1,12 +1,14 @@
 """Generator weights with metadata: a saved generator reloads and samples identically; real samples match labels."""
 
+import json
 import os
 
 import pytest
 import torch
 
 from rdm_core.generators.flow import VelocityNet
-from rdm_core.generators.io import generate_samples, load_generator, real_samples, save_generator
+from rdm_core.generators.io import generate_samples, load_generator, real_samples, save_generator, write_samples
+from rdm_core.io import load_tensors
 from rdm_core.generators.mini import OneStepGenerator
 
 
@@ -21,6 +23,20 @@ def test_roundtrip_samples_identically(tmp_path, kind):
     assert torch.equal(a, b) and torch.equal(la, torch.arange(20) % 10) and torch.equal(la, lb)
     with pytest.raises(ValueError, match="needs"):
         load_generator(tmp_path / "g.safetensors", "flow" if kind == "onestep" else "onestep")
+
+
+@pytest.mark.parametrize("kind", ["onestep", "flow"])
+def test_write_samples_saves_the_saved_generators_samples(tmp_path, kind):
+    """What a training job writes beside its weights: the samples of the reloaded weights, self-described."""
+    model, nfe = (OneStepGenerator(8, 10, 8), None) if kind == "onestep" else (VelocityNet.for_classes(10, 8), 2)
+    save_generator(tmp_path / "g.safetensors", model, {"rule": "test"})
+    write_samples(tmp_path / "s.safetensors", tmp_path / "g.safetensors", "gen_x", 20, 3, nfe)
+    tensors, meta = load_tensors(tmp_path / "s.safetensors")
+    images, labels = generate_samples(load_generator(tmp_path / "g.safetensors")[0], 20, 3, nfe)
+    assert torch.equal(tensors["images"], images) and torch.equal(tensors["labels"], labels)
+    assert meta["generator"] == "gen_x"
+    assert {k: json.loads(meta[k]) for k in ("nfe", "made_by", "seed", "n")} == \
+        {"nfe": nfe, "made_by": {"rule": "test"}, "seed": 3, "n": 20}
 
 
 def test_real_samples_match_requested_classes():

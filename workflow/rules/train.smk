@@ -1,11 +1,17 @@
 # The mini class-conditional stage: warm start, flow baseline, joint reference, iRDM arms, samples.
 # Declared outputs are final weights + a done marker; periodic checkpoints live in {WORK}/work/<rule>/...,
-# never declared, so a killed job resumes from its latest checkpoint.
+# never declared, so a killed job resumes from its latest checkpoint. A training job also writes the generator's
+# samples (classcond.eval: n_samples, seed) from the weights it saved: one process fewer per generator than a
+# separate sampling job (a changed eval seed reruns it, resuming at its last checkpoint, so it only resamples).
 
 wildcard_constraints:
     arm="|".join(IRDM_ARMS),
     gen="|".join(["real", "warmstart", r"flow_nfe\d+", *IRDM_ARMS, *(rf"{g}_seed\d+" for g in CC_REPLICATED["gens"])]),
     seed=r"\d+",
+
+
+CC_SAMPLES = f"{CC_DIR}/samples/{{gen}}.safetensors"
+SAMPLING = {"n": CC["eval"]["n_samples"], "seed": CC["eval"]["seed"]}
 
 
 rule warmstart:
@@ -16,8 +22,10 @@ rule warmstart:
     output:
         weights=f"{CC_DIR}/weights/warmstart.safetensors",
         done=f"{CC_DIR}/weights/warmstart.done.json",
+        samples=CC_SAMPLES.format(gen="warmstart"),
     params:
         cfg={**CC["warmstart"], **CC["generator"], "n_classes": CC["n_classes"], "seed": CC["seed"]},
+        sampling=SAMPLING,
         workdir=f"{WORK}/work/warmstart",
         scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.weights))),
     threads: 1
@@ -35,14 +43,16 @@ rule warmstart:
 
 
 rule flow:
-    """The multi-step baseline: class-conditional flow matching, sampled later at every NFE."""
+    """The multi-step baseline: class-conditional flow matching, and its samples at every NFE."""
     input:
         data=rules.mnist.output[0],
     output:
         weights=f"{CC_DIR}/weights/flow.safetensors",
         done=f"{CC_DIR}/weights/flow.done.json",
+        samples=[CC_SAMPLES.format(gen=gen) for gen in FLOW_GENS],
     params:
         cfg={k: v for k, v in CC["flow"].items() if k != "nfe"} | {"n_classes": CC["n_classes"], "seed": CC["seed"]},
+        sampling=SAMPLING | {"nfe": CC["flow"]["nfe"]},
         workdir=f"{WORK}/work/flow",
     threads: 1
     resources:
@@ -96,8 +106,10 @@ rule irdm_arm:
     output:
         weights=f"{CC_DIR}/weights/{{arm}}.safetensors",
         done=f"{CC_DIR}/weights/{{arm}}.done.json",
+        samples=CC_SAMPLES.format(gen="{arm}"),
     params:
         cfg=lambda wildcards: arm_settings(wildcards.arm),
+        sampling=lambda wildcards: SAMPLING | {"generator": wildcards.arm},
         workdir=lambda wildcards: f"{WORK}/work/irdm_arm/{wildcards.arm}",
         scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.weights))),
     threads: 1
@@ -119,8 +131,10 @@ use rule irdm_arm as irdm_replicate with:
     output:
         weights=f"{CC_DIR}/weights/{{arm}}_seed{{seed}}.safetensors",
         done=f"{CC_DIR}/weights/{{arm}}_seed{{seed}}.done.json",
+        samples=CC_SAMPLES.format(gen="{arm}_seed{seed}"),
     params:
         cfg=lambda wildcards: arm_settings(wildcards.arm) | {"seed": int(wildcards.seed)},
+        sampling=lambda wildcards: SAMPLING | {"generator": f"{wildcards.arm}_seed{wildcards.seed}"},
         workdir=lambda wildcards: f"{WORK}/work/irdm_arm/{wildcards.arm}_seed{wildcards.seed}",
         scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.weights))),
     log:
@@ -130,17 +144,18 @@ use rule irdm_arm as irdm_replicate with:
 
 
 rule samples:
-    """n_samples images of one generator (flow: per NFE; real: the val digits) with uniform labels, fixed seed."""
+    """The real val digits as samples: n_samples with uniform labels (a trained generator's samples come from its
+    training job)."""
+    wildcard_constraints:
+        gen="real",
     input:
-        unpack(lambda wildcards: {"weights": generator_weights(wildcards.gen)} if wildcards.gen != "real"
-               else {"data": rules.mnist.output[0]}),
+        data=rules.mnist.output[0],
     output:
-        f"{CC_DIR}/samples/{{gen}}.safetensors",
+        CC_SAMPLES,
     params:
         n=CC["eval"]["n_samples"],
         seed=CC["eval"]["seed"],
         n_classes=CC["n_classes"],
-        nfe=lambda wildcards: int(wildcards.gen[len("flow_nfe"):]) if wildcards.gen.startswith("flow_nfe") else None,
     threads: 1
     resources:
         mem_mb=2000,

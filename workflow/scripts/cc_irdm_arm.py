@@ -1,6 +1,6 @@
-"""One iRDM arm: post-train the warm start against joint bundles (PID-gated or uniform, any encoder subset)."""
+"""One iRDM arm: post-train the warm start against joint bundles (PID-gated or uniform, any encoder subset); its samples."""
 
-from rdm_core.generators.io import load_generator, save_generator
+from rdm_core.generators.io import load_generator, save_generator, write_samples
 from rdm_core.io import write_json
 from rdm_core.reference.cache import load_battery_encoder
 from rdm_core.reference.joint_io import load_joint_reference
@@ -20,4 +20,6 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
                        workdir, log=log.info)
     made_by = {"rule": snakemake.rule, "arm": snakemake.wildcards.arm, "config": p.cfg}
     save_generator(snakemake.output.weights, model, made_by)
+    write_samples(snakemake.output.samples, snakemake.output.weights, p.sampling["generator"], p.sampling["n"],
+                  p.sampling["seed"])
     write_json(snakemake.output.done, {**made_by, "steps": Checkpointer(workdir, 1).steps()[-1]})
