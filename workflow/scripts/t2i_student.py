@@ -5,7 +5,7 @@ import shutil
 
 from rdm_core.data.compose import load_compositions
 from rdm_core.generators.t2i import load_t2i, save_t2i
-from rdm_core.io import atomic_path, write_json
+from rdm_core.io import atomic_path, file_sha256, write_json
 from rdm_core.reference.cache import load_battery_encoder
 from rdm_core.reference.joint_io import load_joint_reference
 from rdm_core.representation.t2i import load_t2i_encoders
@@ -22,8 +22,10 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
     ref = load_joint_reference(snakemake.input.reference, p.names)
     encoders = load_t2i_encoders(p.names, snakemake.input.encoders, lambda n: load_battery_encoder(n, p.scale_dir)[0])
     made_by = {"rule": "t2i_student", "law": law, "config": p.cfg}
+    # keyed by the teacher and the reference too: a retrained teacher never resumes the last one's student
+    key = {**p.cfg, "law": law, **{name: file_sha256(snakemake.input[name]) for name in ("teacher", "reference")}}
     net, snapshots = train_student(teacher, encoders, ref["bundles"], ref["beta"], pool, p.cfg,
-                                   keyed_workdir(p.workdir, {**p.cfg, "law": law}), made_by, log=log.info)
+                                   keyed_workdir(p.workdir, key), made_by, log=log.info)
     for out, (step, path) in zip(snakemake.output.snapshots, sorted(snapshots.items())):
         with atomic_path(out) as tmp:  # a kill mid-copy leaves no half-written snapshot
             shutil.copyfile(path, tmp)
