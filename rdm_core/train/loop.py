@@ -31,6 +31,9 @@ class TrainConfig:
     ``grad_divisor`` divides the gradient before the clip (1: the exact dL/dtheta; see :func:`grad_divisor`).
     ``seconds``: a wall-clock budget; the run stops after the step that brings its training time (the sum of
     the steps' seconds, kept in the checkpoints) to ``seconds``, or at ``steps``, whichever comes first.
+    ``ema``: a decay d in [0, 1) keeps an exponential moving average of the trainable parameters,
+    e <- d e + (1 - d) theta after every applied step (from e = theta at the start), checkpointed with the
+    run; the returned model holds the average. None: no average (the model's own weights).
     """
 
     steps: int
@@ -40,6 +43,7 @@ class TrainConfig:
     max_bad_steps: int = 5        # non-finite steps in a row before the run stops
     grad_divisor: float = 1.0
     seconds: float | None = None
+    ema: float | None = None
 
 
 GRAD_SCALES = ("exact", "per_chunk")
@@ -58,10 +62,13 @@ def grad_divisor(cfg: Mapping[str, Any]) -> float:
 
 def loop_config(cfg: Mapping[str, Any]) -> TrainConfig:
     """The loop settings of an arm's config: steps, lr, grad_clip, checkpoint_every, optionally grad_scale
-    (:func:`grad_divisor`) and seconds (a wall-clock budget)."""
+    (:func:`grad_divisor`), seconds (a wall-clock budget) and ema (a decay of the weights' average)."""
+    ema = cfg.get("ema")
+    if ema is not None and not 0.0 <= ema < 1.0:
+        raise ValueError(f"ema must be a decay in [0, 1) or null, got {ema!r}")
     return TrainConfig(steps=cfg["steps"], lr=cfg["lr"], grad_clip=cfg["grad_clip"],
                        checkpoint_every=cfg["checkpoint_every"], grad_divisor=grad_divisor(cfg),
-                       seconds=cfg.get("seconds"))
+                       seconds=cfg.get("seconds"), ema=ema)
 
 
 def rollout_generator(seed: int, step: int, device: str | torch.device = "cpu") -> torch.Generator:
@@ -130,6 +137,7 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
     ckpt = Checkpointer(workdir, cfg.checkpoint_every)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = FusedAdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    ema = None if cfg.ema is None else [p.detach().clone() for p in params]
     start, skipped_total, bad_streak, offset, elapsed = 0, 0, 0, 0, 0.0
     resumed = ckpt.latest()
     if resumed is not None:
@@ -139,6 +147,10 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         controller.load_state_dict(state["controller"])
+        if ema is not None:
+            if "ema" not in state:
+                raise ValueError(f"{ckpt.path(start)} has no weight average, but the config asks for ema={cfg.ema}")
+            torch._foreach_copy_(ema, state["ema"])
         restore_rng(state["rng"])
         skipped_total, bad_streak = state["loop"]["skipped_total"], state["loop"]["bad_streak"]
         elapsed = state["loop"].get("seconds", 0.0)
@@ -180,6 +192,8 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
                 bad_streak += 1
             else:
                 optimizer.step()
+                if ema is not None:
+                    torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - cfg.ema)
                 bad_streak = 0
             controller.update(raw)
             seconds = slowest(time.perf_counter() - t0)
@@ -204,10 +218,14 @@ def train(model: nn.Module, make_rollout: Callable[[int], Sequence[Any]], genera
                 os.fsync(metrics.fileno())
                 ckpt.save(step, {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "controller": controller.state_dict(), "rng": capture_rng(),
+                                 **({} if ema is None else {"ema": ema}),
                                  "loop": {"skipped_total": skipped_total, "bad_streak": bad_streak,
                                           "seconds": elapsed},
                                  "metrics_offset": metrics.tell()})
             if spent:
                 log(f"step {step}: the wall-clock budget of {cfg.seconds:g} s is spent ({elapsed:.1f} s)")
                 break
+    if ema is not None:
+        with torch.no_grad():
+            torch._foreach_copy_(params, ema)
     return model

@@ -29,7 +29,7 @@ from .flow import train_flow
 from .loop import battery_loss_fn, rollout_generator
 
 JOINT_KEYS = ("sigma_scale", "text_scale")
-TEACHER_KEYS = LOOP_KEYS + ("batch", "width", "time_grid")
+TEACHER_KEYS = LOOP_KEYS + ("batch", "width", "time_grid", "predicts")
 STUDENT_KEYS = LOOP_KEYS + ("rollout", "chunk", "snapshot_every")
 
 Log = Callable[[str], None]
@@ -53,10 +53,11 @@ def train_teacher(images: Tensor, tau: Tensor, cfg: Mapping, workdir: str | os.P
     """Flow matching of the caption-conditional velocity net on compositions [N, 3, 32, 32] and their tau rows.
 
     ``cfg``: steps, batch, lr, grad_clip, checkpoint_every, seed, width, time_grid (:func:`.flow.train_flow`:
-    4 trains on the times of the 4-step sampler). The net standardises tau with the
+    4 trains on the times of the 4-step sampler), predicts (velocity or data: :class:`CaptionVelocityNet`),
+    optionally ema (the decay of the returned weight average). The net standardises tau with the
     statistics of ``tau``. Resumes from ``workdir``."""
     cfg = config_section(cfg, TEACHER_KEYS, "t2i teacher")
-    net = seeded(lambda: caption_net(tau.shape[1], cfg["width"]), cfg["seed"])
+    net = seeded(lambda: caption_net(tau.shape[1], cfg["width"], predicts=cfg["predicts"]), cfg["seed"])
     net.cond.fit(tau)
     return train_flow(images, tau, cfg, workdir, log, model=net)
 

@@ -305,6 +305,30 @@ def test_caption_net_standardises_tau_and_keeps_the_statistics(tmp_path):
     assert torch.equal(loaded(x, t, tau[:2].float()), net.eval()(x, t, tau[:2].float()))
 
 
+def test_data_predicting_net_gives_the_velocity_of_its_clean_image(tmp_path):
+    """predicts="data": v = (x_t - u_hat) / max(t, T_MIN) with u_hat the network's output, so one Euler step
+    from t = 1 returns u_hat; the setting survives save / load and a bad value is an error naming it."""
+    from rdm_core.generators.flow import VelocityNet, sample
+    from rdm_core.generators.t2i import T_MIN
+
+    torch.manual_seed(0)
+    net = caption_net(4, width=8, predicts="data")
+    torch.nn.init.normal_(net.out[0].weight, std=0.1)  # a non-zero output
+    x, c = torch.randn(3, 3, 32, 32), torch.randn(3, 4)
+    t = torch.tensor([1.0, 0.25, 0.01])
+    u_hat = VelocityNet.forward(net, x, t, c).double()
+    want = (x.double() - u_hat) / torch.tensor([1.0, 0.25, T_MIN], dtype=torch.float64)[:, None, None, None]
+    torch.testing.assert_close(net(x, t, c).double(), want, rtol=1e-5, atol=1e-5)
+    one = VelocityNet.forward(net, x, torch.ones(3), c)
+    torch.testing.assert_close(sample(net, x, c, 1), ((one + 1) / 2).clamp(0, 1), rtol=0, atol=1e-5)
+    save_t2i(tmp_path / "net.safetensors", net, {"rule": "test"})
+    loaded, meta = load_t2i(tmp_path / "net.safetensors")
+    assert loaded.predicts == "data" and meta["architecture"]["predicts"] == "data"
+    assert torch.equal(loaded(x, t, c), net.eval()(x, t, c))
+    with pytest.raises(ValueError, match="predicts must be one of"):
+        caption_net(4, width=8, predicts="noise")
+
+
 def test_teacher_time_grid_trains_on_the_sampler_times(tmp_path, monkeypatch):
     """time_grid 4: every training time is one the 4-step Euler sampler visits (1, 3/4, 1/2, 1/4), all of them
     drawn; time_grid 0 keeps U(0, 1); a negative grid is an error naming the key."""
@@ -323,7 +347,7 @@ def test_teacher_time_grid_trains_on_the_sampler_times(tmp_path, monkeypatch):
         monkeypatch.setattr(net, "forward", recording)
         monkeypatch.setattr(t2i_train, "caption_net", lambda *args, **kwargs: net)
         cfg = {"steps": 5, "batch": 16, "lr": 1e-3, "grad_clip": 1.0, "width": 8, "checkpoint_every": 5,
-               "seed": 0, "time_grid": grid}
+               "seed": 0, "time_grid": grid, "predicts": "velocity"}
         t2i_train.train_teacher(torch.rand(10, 3, 32, 32), torch.randn(10, 4), cfg, tmp_path / name,
                                 log=lambda m: None)
 

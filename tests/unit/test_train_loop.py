@@ -170,3 +170,35 @@ def test_config_and_rollout_seeding():
     assert torch.equal(a, torch.randn(4, generator=rollout_generator(0, 3)))
     assert not torch.equal(a, torch.randn(4, generator=rollout_generator(0, 4)))
     assert not torch.equal(a, torch.randn(4, generator=rollout_generator(1, 3)))
+
+
+def test_ema_equals_a_loop_reference_and_survives_a_kill(tmp_path):
+    """With ema = d the returned weights are e_k = d e_(k-1) + (1 - d) theta_k over the applied steps (a
+    skipped step leaves e alone), from e_0 = theta_0, computed in float64 from the runs without ema that
+    stop at each step; the raw trajectory is unchanged and a kill resumes the average from its checkpoint."""
+    d, skip = 0.8, {3}
+    torch.manual_seed(0)
+    init = [p.detach().double() for p in nn.Linear(Z_DIM, 16).parameters()]  # run()'s model at seed 0
+    ref = init
+    for k in range(1, 6):
+        theta = [p.detach().double() for p in run(tmp_path / f"raw{k}", steps=k, nan_loss=skip)[0].parameters()]
+        if k not in skip:
+            ref = [d * e + (1 - d) * p for e, p in zip(ref, theta)]
+    model, _ = run(tmp_path / "ema", steps=5, nan_loss=skip, ema=d)
+    for got, want in zip(model.parameters(), ref):
+        torch.testing.assert_close(got.double(), want, rtol=0, atol=1e-6)
+    assert not all(torch.equal(p.double(), q) for p, q in zip(model.parameters(), theta))
+    assert metrics(tmp_path / "ema") == metrics(tmp_path / "raw5")
+    with pytest.raises(Crash):
+        run(tmp_path / "killed", steps=5, nan_loss=skip, ema=d, crash_at=4)  # resumes from the step-2 checkpoint
+    resumed, _ = run(tmp_path / "killed", steps=5, nan_loss=skip, ema=d)
+    assert all(torch.equal(p, q) for p, q in zip(resumed.parameters(), model.parameters()))
+
+
+def test_ema_config_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"ema must be a decay in \[0, 1\)"):
+        loop_config({"steps": 1, "lr": 1.0, "grad_clip": 1.0, "checkpoint_every": 1, "ema": 1.0})
+    assert loop_config({"steps": 1, "lr": 1.0, "grad_clip": 1.0, "checkpoint_every": 1}).ema is None
+    run(tmp_path, steps=2)
+    with pytest.raises(ValueError, match="has no weight average, but the config asks for ema=0.5"):
+        run(tmp_path, steps=4, ema=0.5)
