@@ -48,12 +48,13 @@ else:
     include: "workflow/rules/train.smk"
 
 
-include: "workflow/rules/t2i.smk"
-
-
-if config["scale"] == "paper":
+if config["scale"] == "paper":  # the text-to-image stage: FLUX.2 [klein], or the mini compositions
 
     include: "workflow/rules/t2i_paper.smk"
+
+else:
+
+    include: "workflow/rules/t2i.smk"
 
 
 include: "workflow/rules/evaluate.smk"
