@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from snakemake.iocontainers import Namedlist
 from torch import nn
 
 import rdm_core.eval
@@ -109,7 +110,7 @@ class Reached(Exception):
 def run_script(script: str, tmp_path: Path, params: dict, inputs: dict | None = None,
                wildcards: dict | None = None, outputs: dict | None = None):
     snakemake = types.SimpleNamespace(
-        params=types.SimpleNamespace(**params), input=types.SimpleNamespace(**(inputs or {}), get=lambda k: None),
+        params=types.SimpleNamespace(**params), input=Namedlist(fromdict=inputs or {}),
         output=types.SimpleNamespace(**(outputs or {})), log=[str(tmp_path / "log")], threads=1,
         wildcards=types.SimpleNamespace(**(wildcards or {})), resources=types.SimpleNamespace(gpu=1))
     with pytest.raises(Reached):
@@ -177,10 +178,12 @@ def test_pmf_training_takes_the_key(loads, monkeypatch, tmp_path):
         raise Reached
 
     monkeypatch.setattr(subprocess, "run", launched)
+    base = tmp_path / "base.safetensors"
+    base.write_bytes(b"")  # the resume key reads the inputs' names, sizes and mtimes
     run_script("pmf_irdm_arm.py", tmp_path, {"workdir": str(tmp_path / "work"), "cfg": {"encoders": ["clip"]},
                                              "generator": {}, "scale_dir": "s", "weights_dir": None,
                                              "encoder_precision": "fp32"},
-               inputs={"base": "b"}, wildcards={"arm": "irdm"}, outputs={"weights": "w", "done": "d"})
+               inputs={"base": str(base)}, wildcards={"arm": "irdm"}, outputs={"weights": "w", "done": "d"})
     runs = list((tmp_path / "work").rglob("run.json"))
     assert len(runs) == 1 and read_json(runs[0])["encoder_precision"] == "fp32"
 
