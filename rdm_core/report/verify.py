@@ -24,7 +24,8 @@ from .noise import FAILS, HOLDS, NOISE, Measured, Quantity, all_of, any_of, at_m
 
 Verdict = tuple[str | bool, str]  # (holds / fails / within noise, or a plain bool; evidence)
 
-NO_NOISE = {"k": None, "toy": {"seeds": []}, "classcond": {"gens": [], "seeds": []}}  # one seed, exact compares
+NO_NOISE = {"k": None, "toy": {"seeds": []}, "classcond": {"gens": [], "seeds": []},
+            "t2i": {"laws": [], "seeds": []}}  # one seed, exact compares
 
 
 @dataclass(frozen=True)
@@ -168,10 +169,20 @@ def classcond_view_paper(numbers: Mapping) -> dict:
 
 
 def t2i_view_ours(results: Path, noise: Mapping) -> dict:
-    """Table 2 by model id: GenEval overall and PickScore, one seed each (no replicates: exact compares)."""
+    """Table 2 by model id: GenEval overall and PickScore; each replicated student (noise ``t2i``) measured over
+    its seeds, the others (the shared teacher, the real row) one value each."""
     t2 = pd.read_csv(results / "tables" / "table2_t2i.csv").set_index("id")
-    return {"geneval": t2["GenEval"].to_dict(), "pickscore": t2["PickScore"].dropna().to_dict(), "k": noise["k"],
-            "note": "; one seed each (Table 2 is not replicated: no spread, the sign decides)"}
+    view = {"geneval": t2["GenEval"].to_dict(), "pickscore": t2["PickScore"].dropna().to_dict(), "k": noise["k"]}
+    laws, seeds = noise["t2i"]["laws"], noise["t2i"]["seeds"]
+    for law in laws if seeds else []:
+        model = f"student_{law}"
+        runs = [read_json(results / "metrics" / "t2i" / f"{model}.json"),
+                *(read_json(results / "metrics" / "t2i" / "seeds" / f"{model}_seed{s}.json") for s in seeds)]
+        view["geneval"][model] = Measured(tuple(r["geneval"]["overall"] for r in runs))
+        view["pickscore"][model] = Measured(tuple(r["pickscore"] for r in runs))
+    view["note"] = (f"; students over {1 + len(seeds)} seeds, the teacher one" if laws and seeds else
+                    "; one seed each (Table 2 is not replicated: no spread, the sign decides)")
+    return view
 
 
 def t2i_view_paper(numbers: Mapping) -> dict:
@@ -570,15 +581,25 @@ def spread_rows(results: Path, numbers: Mapping, noise: Mapping) -> pd.DataFrame
             rows.append({"run": f"class-conditional {g}", "score": f"SW_r{len(order)}",
                          "per seed": ", ".join(f"{x:.3f}" for x in q.values), "mean ± s.d.": q.fmt(),
                          "paper": published.get(g, "-")})
+    if noise["t2i"]["laws"] and noise["t2i"]["seeds"]:
+        t2 = t2i_view_ours(results, noise)
+        for law in noise["t2i"]["laws"]:
+            for score, name, spec in (("geneval", "mini GenEval", ".3f"), ("pickscore", "mini PickScore", ".2f")):
+                q = t2[score][f"student_{law}"]
+                rows.append({"run": f"text-to-image {law} student", "score": name,
+                             "per seed": ", ".join(f"{x:{spec}}" for x in q.values), "mean ± s.d.": q.fmt(spec),
+                             "paper": numbers.get("table2", {}).get(score, {}).get(f"student_{law}", "-")})
     return pd.DataFrame(rows)
 
 
 def _header(scale: str, noise: Mapping) -> list[str]:
     k = noise["k"]
-    toy, cc = noise["toy"], noise["classcond"]
+    toy, cc, t2i = noise["toy"], noise["classcond"], noise["t2i"]
     seeds = 1 + len(toy["seeds"])
     replicated = [f"the B = {toy['batch']} spiral row ({', '.join(toy['distances'])})"] if toy["seeds"] else []
     replicated += [f"the class-conditional arms {', '.join(cc['gens'])}"] if cc["seeds"] and cc["gens"] else []
+    t2i_replicated = bool(t2i["seeds"] and t2i["laws"])
+    replicated += [f"the text-to-image students ({', '.join(t2i['laws'])})"] if t2i_replicated else []
     return [
         f"# VERIFY: {scale} scale against the paper",
         "",
@@ -592,8 +613,11 @@ def _header(scale: str, noise: Mapping) -> list[str]:
            "one seed borrows the s.d. of a like replicated run, shown `±~s.d.`: a toy cell that of its distance at "
            f"B = {toy['batch']} where that cell is replicated, else the pooled relative s.d. (s.d. / mean) of the "
            "replicated cells times its own value; a class-conditional score the pooled s.d. of that score over the "
-           "replicated arms; a win rate its binomial standard error. Table 2 (text-to-image) is not replicated, so "
-           "its comparisons are decided by sign. " if replicated else
+           "replicated arms; a win rate its binomial standard error. "
+           + ("In Table 2 (text-to-image) the students are replicated over their post-training seeds; the 4-step "
+              "teacher they share is one run, so a comparison with the teacher or its bar rests on the students' "
+              "spread alone. " if t2i_replicated else
+              "Table 2 (text-to-image) is not replicated, so its comparisons are decided by sign. ") if replicated else
            "This scale runs one seed per run (config `replicates`: 1), so no spread is measured and each comparison "
            "is decided by the sign of its margin. ")
         + f"A comparison's margin is `mean(b) + tol - mean(a)` and its standard error `se = sqrt(se_a^2 + se_b^2)`, "

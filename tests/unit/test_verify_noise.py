@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from rdm_core.report import noise as nz
-from rdm_core.report.verify import CLAIMS, ClassRuns, build_verify, toy_view_ours
+from rdm_core.report.verify import CLAIMS, ClassRuns, build_verify, spread_rows, t2i_view_ours, toy_view_ours
 
 K = 2.0
 
@@ -87,7 +87,8 @@ def toy_results(root: Path, seeds: dict[str, list[float]]) -> dict:
             med = seeds.get(d, [PRIMARY[d]] * 2)[i]
             (root / "metrics" / "toy" / "seeds" / f"{d}_B128_seed{s}.json").write_text(
                 json.dumps({"recall": 0.0 if d == "drifting" else 1.0, "med_dist": med}))
-    return {"k": K, "toy": {"distances": ARMS, "batch": 128, "seeds": [43, 44]}, "classcond": {"gens": [], "seeds": []}}
+    return {"k": K, "toy": {"distances": ARMS, "batch": 128, "seeds": [43, 44]}, "classcond": {"gens": [], "seeds": []},
+            "t2i": {"laws": [], "seeds": []}}
 
 
 def test_toy_view_reads_seeds_and_borrows_the_spread(tmp_path):
@@ -133,6 +134,37 @@ def test_t2i_claims_compare_through_the_rule():
     assert CLAIMS["t2i_joint_beats_marginal"].check(v, {})[0] == nz.NOISE
     assert CLAIMS["t2i_joint_beats_marginal"].check({"geneval": {"student_joint": 0.06, "student_marginal": 0.07}},
                                                     {})[0] == nz.FAILS
+
+
+def test_t2i_view_reads_the_students_seeds(tmp_path):
+    """Table 2's students measured over their replicate seeds (primary from metrics/t2i, the rest from seeds/);
+    the teacher stays one value; the spread table lists each student's seeds."""
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "metrics" / "t2i" / "seeds").mkdir(parents=True)
+    pd.DataFrame({"id": ["teacher_nfe4", "student_joint", "student_marginal"], "GenEval": [0.49, 0.56, 0.53],
+                  "PickScore": [9.6, 9.97, 9.96]}).to_csv(tmp_path / "tables" / "table2_t2i.csv", index=False)
+    runs = {"student_joint": [(0.56, 9.97), (0.57, 10.1), (0.58, 10.0)],
+            "student_marginal": [(0.53, 9.96), (0.50, 9.9), (0.51, 9.8)]}
+    for model, vals in runs.items():
+        for s, (g, p) in zip((None, 1, 2), vals):
+            path = tmp_path / "metrics" / "t2i" / (f"{model}.json" if s is None else f"seeds/{model}_seed{s}.json")
+            path.write_text(json.dumps({"geneval": {"overall": g}, "pickscore": p}))
+    noise = {"k": K, "toy": {"seeds": []}, "classcond": {"gens": [], "seeds": []},
+             "t2i": {"laws": ["joint", "marginal"], "seeds": [1, 2]}}
+    v = t2i_view_ours(tmp_path, noise)
+    joint, marginal = v["geneval"]["student_joint"], v["geneval"]["student_marginal"]
+    assert joint.values == (0.56, 0.57, 0.58) and marginal.values == (0.53, 0.50, 0.51)
+    assert v["pickscore"]["student_marginal"].values == (9.96, 9.9, 9.8) and v["geneval"]["teacher_nfe4"] == 0.49
+    se = math.hypot(statistics.stdev(joint.values), statistics.stdev(marginal.values)) / math.sqrt(3)
+    margin = statistics.mean(joint.values) - statistics.mean(marginal.values)
+    expected = nz.HOLDS if margin > K * se else nz.FAILS if margin < -K * se else nz.NOISE
+    assert CLAIMS["t2i_joint_beats_marginal"].check(v, {})[0] == expected == nz.HOLDS   # 0.057 apart, se 0.011
+    table = spread_rows(tmp_path, {}, noise)
+    assert list(table["run"]) == ["text-to-image joint student"] * 2 + ["text-to-image marginal student"] * 2
+    assert table["per seed"].iloc[0] == "0.560, 0.570, 0.580"
+    assert "3 seeds" in v["note"]
+    v["geneval"]["student_joint"] = nz.Measured((0.53, 0.52, 0.51))                     # 0.003 apart: unresolved
+    assert CLAIMS["t2i_joint_beats_marginal"].check(v, {})[0] == nz.NOISE
 
 
 def test_t2i_joint_beats_marginal_is_na_without_a_marginal_student():

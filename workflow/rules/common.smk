@@ -160,7 +160,7 @@ CC_REPORT = {"names": config["battery"]["names"], "train_encoders": TRAIN_ENCODE
 
 
 # Replicate seeds (config `replicates`): the runs VERIFY's comparisons rest on run again at seeds s + 1, ... beside
-# their primary seed s, one job each (workflow/rules/toy.smk, train.smk); VERIFY reads their spread.
+# their primary seed s, one job each (workflow/rules/toy.smk, train.smk, t2i.smk); VERIFY reads their spread.
 def replicate_seeds(seed):
     return [seed + r for r in range(1, config["replicates"])]
 
@@ -226,6 +226,10 @@ T2I_RELEASED = SCALE == "paper" and str(T2I.get("use_released", False)).lower() 
 if T2I_RELEASED:
     T2I_MODELS.remove("student_marginal")
 T2I_LAWS = ["joint", "marginal"]
+# the students the text-to-image claims rest on run again at seeds t2i.seed + 1, ... (the teacher is shared)
+T2I_REPLICATED = {"laws": [] if SCALE == "paper" else T2I_LAWS, "seeds": replicate_seeds(T2I["seed"])}
+REPLICATE_FILES += [f"{RES}/metrics/t2i/seeds/student_{law}_seed{s}.json"
+                    for law in T2I_REPLICATED["laws"] for s in T2I_REPLICATED["seeds"]]
 
 
 def t2i_snapshots(law):

@@ -23,7 +23,7 @@ rule verify:
     params:
         scale=SCALE,
         results=lambda wildcards, output: os.path.dirname(output[0]),
-        noise={"k": config["noise_k"], "toy": TOY_REPLICATED, "classcond": CC_REPLICATED},
+        noise={"k": config["noise_k"], "toy": TOY_REPLICATED, "classcond": CC_REPLICATED, "t2i": T2I_REPLICATED},
     log:
         f"{WORK}/logs/verify.log",
     conda:

@@ -7,6 +7,7 @@
 
 wildcard_constraints:
     law="|".join(T2I_LAWS),
+    seed=r"\d+",
     t2i_model="|".join(T2I_MODELS),
 
 
@@ -168,6 +169,21 @@ rule t2i_student:
         "../scripts/t2i_student.py"
 
 
+use rule t2i_student as t2i_student_replicate with:
+    output:
+        weights=f"{T2I_DIR}/weights/student_{{law}}_seed{{seed}}.safetensors",
+        done=f"{T2I_DIR}/weights/student_{{law}}_seed{{seed}}.done.json",
+    params:
+        cfg=lambda wildcards: T2I["student"] | {"seed": int(wildcards.seed)},
+        names=T2I["encoders"],
+        workdir=lambda wildcards: f"{WORK}/work/t2i_student/{wildcards.law}_seed{wildcards.seed}",
+        scale_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output.weights))),
+    log:
+        f"{WORK}/logs/t2i/student_{{law}}_seed{{seed}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/student_{{law}}_seed{{seed}}.tsv"
+
+
 rule t2i_geneval_scorer:
     """The held-out mini GenEval detector: a cell classifier (digit or empty, colour) on val digits only."""
     input:
@@ -227,6 +243,7 @@ rule t2i_evaluate:
         metrics=f"{RES}/metrics/t2i/{{t2i_model}}.json",
         grid=f"{T2I_DIR}/grids/{{t2i_model}}.safetensors",
     params:
+        model=lambda wildcards: wildcards.t2i_model,
         nfe=lambda wildcards: 4 if wildcards.t2i_model == "teacher_nfe4" else 1,
         geneval=T2I["geneval"],
     threads: 1
@@ -241,6 +258,26 @@ rule t2i_evaluate:
         ENV
     script:
         "../scripts/t2i_evaluate.py"
+
+
+use rule t2i_evaluate as t2i_evaluate_replicate with:
+    input:
+        weights=rules.t2i_student_replicate.output.weights,
+        prompts=rules.t2i_data.output.prompts,
+        text=rules.t2i_text.output[0],
+        scorer=rules.t2i_geneval_scorer.output[0],
+        pickscore=rules.t2i_pickscore_model.output[0],
+    output:
+        metrics=f"{RES}/metrics/t2i/seeds/student_{{law}}_seed{{seed}}.json",
+        grid=f"{T2I_DIR}/grids/seeds/student_{{law}}_seed{{seed}}.safetensors",
+    params:
+        model=lambda wildcards: f"student_{wildcards.law}_seed{wildcards.seed}",
+        nfe=1,
+        geneval=T2I["geneval"],
+    log:
+        f"{WORK}/logs/t2i/evaluate_student_{{law}}_seed{{seed}}.log",
+    benchmark:
+        f"{WORK}/benchmarks/t2i/evaluate_student_{{law}}_seed{{seed}}.tsv"
 
 
 rule t2i_real:

@@ -1,6 +1,7 @@
 """Mini GenEval and mini PickScore of the text-to-image models (rule t2i_evaluate: one model, plus its sample
-grid; rule t2i_curve: every saved checkpoint of the joint student against its training compute; rule t2i_real:
-the real val compositions on their own captions, the scorers' ceiling)."""
+grid; t2i_evaluate_replicate: a student at a replicate seed; rule t2i_curve: every saved checkpoint of the joint
+student against its training compute; rule t2i_real: the real val compositions on their own captions, the
+scorers' ceiling)."""
 
 from rdm_core.data.compose import load_compositions
 from rdm_core.eval.mini_geneval import load_cell_classifier, mini_geneval
@@ -21,8 +22,8 @@ with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
         captions = [m["prompt"] for m in rows]
         return mini_geneval(detector, images, rows), float(pickscore(clip, images, captions).mean())
 
-    if snakemake.rule == "t2i_evaluate":
-        model, nfe = snakemake.wildcards.t2i_model, p.nfe
+    if snakemake.rule in ("t2i_evaluate", "t2i_evaluate_replicate"):
+        model, nfe = p.model, p.nfe
         net, meta = load_t2i(inp.weights)
         geneval, pick = score(net, nfe)
         write_json(snakemake.output.metrics, {"model": model, "nfe": nfe, "geneval": geneval, "pickscore": pick,
