@@ -29,6 +29,24 @@ def _torch_one_thread():
 _torch_one_thread()
 
 
+def _seconds(item: pytest.Item) -> float:
+    """The measured duration a slow test declares (``@pytest.mark.slow(seconds=N)``), 0 for the others."""
+    mark = item.get_closest_marker("slow")
+    return mark.kwargs.get("seconds", 0) if mark else 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first, so that the xdist workers (``--dist worksteal``, pyproject addopts) finish together. First the
+    tests that read the shared smoke build: the first worker's contiguous share, which builds it once and reads it,
+    while the other starts on the rest instead of waiting for its lock (and steals from the far end of that share,
+    by then built). Then the other test modules in decreasing order of their longest test (a module's tests stay
+    together, and so do its module-scoped fixtures)."""
+    longest: dict[Path, float] = {}
+    for item in items:
+        longest[item.path] = max(longest.get(item.path, 0), _seconds(item))
+    items.sort(key=lambda item: ("smoke_build" not in item.fixturenames, -longest[item.path]))
+
+
 def copy_workflow(dest: Path) -> Path:
     """A scratch copy of the workflow (the library is imported from the installed package)."""
     for name in WORKFLOW_FILES:
