@@ -29,6 +29,32 @@ def _torch_one_thread():
 _torch_one_thread()
 
 
+def _seconds(item: pytest.Item) -> float:
+    """The measured duration a slow test declares (``@pytest.mark.slow(seconds=N)``), 0 for the others."""
+    mark = item.get_closest_marker("slow")
+    return mark.kwargs.get("seconds", 0) if mark else 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An order for ``--dist worksteal`` (pyproject addopts), where each xdist worker runs a contiguous share of this
+    list from its front and an idle worker takes tests from the far end of a busy one's share (which keeps its first
+    two). First the tests that read the shared smoke build: the first share, whose worker builds it once and reads
+    it while the others start on the rest instead of waiting for its lock. Then the quick modules, then the other
+    slow modules, longest first: the last share's worker starts them early, and an idle worker takes the shorter
+    ones. A module's tests stay together (and so do its module-scoped fixtures); a module's duration is that of its
+    longest test."""
+    longest: dict[Path, float] = {}
+    for item in items:
+        longest[item.path] = max(longest.get(item.path, 0), _seconds(item))
+
+    def place(item):
+        if "smoke_build" in item.fixturenames:
+            return 0, -longest[item.path]
+        return (2, -longest[item.path]) if longest[item.path] else (1, 0)
+
+    items.sort(key=place)
+
+
 def copy_workflow(dest: Path) -> Path:
     """A scratch copy of the workflow (the library is imported from the installed package)."""
     for name in WORKFLOW_FILES:

@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT, SNAKEMAKE, copy_workflow
 from reliability import assert_same_weights, kill_tree, smoke_config, start_snakemake, wait_for_checkpoint
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=150)
 
 HERE = Path(__file__).resolve().parent
 SMOKE = "--configfile=config/smoke.yaml"

@@ -13,7 +13,7 @@ from conftest import ROOT, snakemake
 TARGETS = ["table1", "table7", "table3", "table6", "fig5", "fig6", "fig_samples"]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_classcond_stage_smoke(smoke_build):
     res = smoke_build / "results" / "smoke"
     artifacts = yaml.safe_load((ROOT / "config" / "artifacts.yaml").read_text())

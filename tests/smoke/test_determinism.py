@@ -20,7 +20,7 @@ from conftest import SMOKE, copy_workflow, snakemake
 from reliability import kill_tree, start_snakemake
 from rdm_core.io import load_tensors
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=70)
 
 TARGETS = ["fig3", "table4", "resources/smoke/classcond/weights/flow.safetensors"]
 TEXT_OUTPUTS = (".csv", ".json", ".md", ".tex")  # compared byte for byte between runs
@@ -69,18 +69,19 @@ def text_outputs(copy: Path) -> dict[str, bytes]:
     return {str(p.relative_to(copy)): p.read_bytes() for p in outputs(copy) if p.suffix in TEXT_OUTPUTS}
 
 
-def test_two_clean_runs_identical(smoke_build, tmp_path):
-    """A second clean run of the targets writes every file byte for byte as the shared smoke build did."""
+def test_two_clean_runs_identical(request, tmp_path):
+    """A second clean run of the targets writes every file byte for byte as the shared smoke build did (asked for
+    only once this run has finished: the test runs beside the build, not after it)."""
     second = copy_workflow(tmp_path)
     proc = snakemake(second, "--cores", "2", SMOKE, *TARGETS)
     assert proc.returncode == 0, proc.stdout
-    a, b = text_outputs(smoke_build), text_outputs(second)
+    a, b = text_outputs(request.getfixturevalue("smoke_build")), text_outputs(second)
     assert b.keys() <= a.keys() and any(k.endswith(".csv") for k in b) and any(k.endswith(".json") for k in b)
     differ = [name for name in b if a[name] != b[name]]
     assert not differ, f"run-dependent bytes in {differ}"
 
 
-def test_killed_runs_leave_whole_files_and_finish(smoke_build, tmp_path):
+def test_killed_runs_leave_whole_files_and_finish(request, tmp_path):
     copy = copy_workflow(tmp_path)
     rng, kills = random.Random(20260727), 0
     for _ in range(3):
@@ -98,6 +99,6 @@ def test_killed_runs_leave_whole_files_and_finish(smoke_build, tmp_path):
     proc = snakemake(copy, "--cores", "2", "--rerun-incomplete", SMOKE, *TARGETS)
     assert proc.returncode == 0, proc.stdout
     assert_whole(copy)
-    finished, reference = text_outputs(copy), text_outputs(smoke_build)
+    finished, reference = text_outputs(copy), text_outputs(request.getfixturevalue("smoke_build"))
     assert finished and finished.keys() <= reference.keys()
     assert {k: reference[k] for k in finished} == finished

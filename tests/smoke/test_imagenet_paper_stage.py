@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import snakemake
 from tiny_t2i import save_pickscore
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=90)
 
 ENC = "effnet_lite0"
 MIT = {"input_size": 32, "patch_size": 8, "hidden": 32, "depth": 2, "heads": 2, "head_depth": 1, "bottleneck": 8}

@@ -9,7 +9,7 @@ import pytest
 from conftest import snakemake
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=115)
 def test_mini_probes(workflow_copy):
     proc = snakemake(workflow_copy, "--cores", "2", "probes", timeout=900)
     assert proc.returncode == 0, proc.stdout

@@ -12,7 +12,7 @@ import pytest
 from conftest import snakemake
 from reliability import assert_same_weights, kill_tree, smoke_config, start_snakemake, wait_for_checkpoint
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=45)
 
 W = "resources/smoke/classcond/weights"
 # rule: (declared weights, work folder, log, config laid over smoke.yaml, steps)

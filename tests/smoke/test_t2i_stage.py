@@ -10,7 +10,7 @@ import yaml
 
 from conftest import ROOT, snakemake
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=20)
 
 MODELS = ["teacher_nfe4", "teacher_nfe1", "student_joint", "student_marginal"]
 TASKS = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]

@@ -19,7 +19,7 @@ def test_toy_artifacts_share_cells(dry_workflow):
     assert counts["toy_cell"] == "20" and counts["toy_floor"] == "1"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_toy_stage_smoke(smoke_build):
     res = smoke_build / "results" / "smoke"
     for name in ("figures/fig3_spiral.png", "figures/fig3_spiral.pdf", "figures/fig4_batch.png",

@@ -22,7 +22,7 @@ RUNS = {
 
 @pytest.mark.parametrize("script", [
     *[s for s in RUNS if s != "bench_gradcache_memory.py"],
-    pytest.param("bench_gradcache_memory.py", marks=pytest.mark.slow),  # seven subprocess steps, about a minute
+    pytest.param("bench_gradcache_memory.py", marks=pytest.mark.slow(seconds=60)),  # seven subprocess steps, about a minute
 ])
 def test_cuda_mode_runs(script):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--device", "cuda", *RUNS[script]],

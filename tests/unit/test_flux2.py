@@ -307,7 +307,7 @@ def launch(klein_dir, inputs, name, ranks):
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 def test_training_script_two_ranks_equal_one_process(klein_dir, train_inputs):
     """The rule's torchrun script: saved steps, compute record, and 2 gloo ranks give the 1-process weights."""
     from rdm_core.io import load_tensors, read_json

@@ -55,7 +55,7 @@ def launch(root, name, ranks):
     return run
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=40)
 def test_two_ranks_equal_one_process(run_files):
     tag = "pid"
     one = launch(run_files, f"one_{tag}", 1)

@@ -59,7 +59,7 @@ def _report_files(row):
     return [p for p in row["outputs"] if p.endswith((".png", ".csv"))]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 def test_report_lists_every_artifact(smoke_run):
     html = (smoke_run / "results" / "smoke" / "report.html").read_text()
     for name in scale_artifacts("smoke"):
@@ -75,7 +75,7 @@ def test_report_lists_every_artifact(smoke_run):
     assert "iRDM reproduction: every table and figure of the paper" in html
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 def test_report_renders_in_headless_chromium(smoke_run, tmp_path):
     browser, why = chromium()
     if browser is None:
@@ -92,7 +92,7 @@ def test_report_renders_in_headless_chromium(smoke_run, tmp_path):
     assert pixels.std() > 10 and colours > 50, f"blank screenshot ({colours} colours, std {pixels.std():.1f})"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 def test_manifest_and_compute_table(smoke_run):
     res = smoke_run / "results" / "smoke"
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
