@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import snakemake
 from tiny_t2i import save_klein, save_pickscore, save_siglip2_text
 
-pytestmark = pytest.mark.slow(seconds=170)
+pytestmark = pytest.mark.slow(seconds=250)
 
 TASKS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 # Fig. 1c's points: an intermediate checkpoint (its own evaluation jobs) in one recipe is enough, the curve rules
@@ -71,10 +71,16 @@ def fake_geneval(root):
     (root / "evaluation" / "evaluate_images.py").write_text(STAND_IN_SCORER)
 
 
-@pytest.mark.parametrize("recipe", ["baseline", "geallcoco"])
-def test_t2i_paper_stage_on_tiny_models(recipe, workflow_copy, tmp_path, monkeypatch):
-    """Both official recipes at tiny counts: the baseline trains against the real (fake) COCO pairs, geALLcoco
-    against the curated teacher renders [GenEval-correct, at most 1 per prompt | the best of 3 per caption]."""
+# the teacher-side files no recipe changes: a recipe switch must leave them (and the jobs behind them) alone
+TEACHER_SIDE = ("ctx/geneval.npy", "ctx/cocoval.npy", "ctx/pickapic.npy", "geneval/teacher_nfe4/results.jsonl",
+                "geneval/teacher_nfe1/results.jsonl", "pickscore/cocoval/teacher_nfe4.safetensors",
+                "pickscore/pickapic/teacher_nfe1.safetensors")
+
+
+def test_t2i_paper_stage_on_tiny_models(workflow_copy, tmp_path, monkeypatch):
+    """Both official recipes at tiny counts, one after the other in one checkout: the baseline trains against the
+    real (fake) COCO pairs, geALLcoco against the curated teacher renders [GenEval-correct, at most 1 per prompt |
+    the best of 3 per caption]; switching recipe reruns the pool and the student side only."""
     weights = tmp_path / "weights"
     save_klein(weights / "flux2_klein")
     save_siglip2_text(weights / "siglip2_text")
@@ -86,7 +92,6 @@ def test_t2i_paper_stage_on_tiny_models(recipe, workflow_copy, tmp_path, monkeyp
     cfg["t2i"]["paper"].update(
         weights_dir=str(weights), coco={"root": str(tmp_path / "coco"), "train_split": "train2014",
                                         "val_split": "val2014"},
-        recipe=recipe,
         recipes={"baseline": {"reference": "coco", "landmarks": 8, "geneval_repeats": 0, "steps": 2, "keeper": 2,
                               "curve_steps": CURVE_STEPS["baseline"]},
                  "geallcoco": {"reference": "teacher", "landmarks": 8, "geneval_repeats": 2, "steps": 2, "keeper": 2,
@@ -104,15 +109,27 @@ def test_t2i_paper_stage_on_tiny_models(recipe, workflow_copy, tmp_path, monkeyp
         pickscore={"batch": 4, "cocoval": {"n_prompts": 6, "seed": 1},
                    "pickapic": {**cfg["t2i"]["paper"]["pickscore"]["pickapic"], "ctx_len": 7}}, grid={"n": 4},
         compute={k: job for k in cfg["t2i"]["paper"]["compute"]})
-    (workflow_copy / "config" / "tiny_paper.yaml").write_text(yaml.safe_dump(cfg))
     # the stand-in scorer runs in this environment: its env file pins what this one has (no conda here)
     (workflow_copy / "workflow" / "envs" / "geneval.yaml").write_text(
         f"dependencies:\n  - pip:\n      - numpy=={np.__version__}\n")
     monkeypatch.setenv("PATH", f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")  # torchrun
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    proc = snakemake(workflow_copy, "--cores", "2", "--configfile=config/tiny_paper.yaml", "t2i_paper", timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    t2i = workflow_copy / "resources" / "paper" / "t2i"
+    stamps = None
+    for recipe in ("baseline", "geallcoco"):
+        cfg["t2i"]["paper"]["recipe"] = recipe
+        (workflow_copy / "config" / "tiny_paper.yaml").write_text(yaml.safe_dump(cfg))
+        proc = snakemake(workflow_copy, "--cores", "2", "--configfile=config/tiny_paper.yaml", "t2i_paper",
+                         timeout=1800)
+        assert proc.returncode == 0, proc.stdout[-6000:]
+        now = {f: (t2i / f).stat().st_mtime_ns for f in TEACHER_SIDE}
+        assert stamps in (None, now), "the recipe switch reran teacher-side jobs"
+        stamps = now
+        check_recipe(recipe, workflow_copy)
 
+
+def check_recipe(recipe, workflow_copy):
+    """The contract files of one recipe's run, with sane values."""
     res = workflow_copy / "results" / "paper" / "metrics" / "t2i"
     for model, nfe in (("teacher_nfe4", 4), ("teacher_nfe1", 1), ("student_joint", 1), ("student_marginal", 1)):
         m = json.loads((res / f"{model}.json").read_text())

@@ -21,7 +21,8 @@ RUNS = {
 
 
 @pytest.mark.parametrize("script", [
-    *[s for s in RUNS if s != "bench_gradcache_memory.py"],
+    *[s for s in RUNS if s not in ("bench_gradcache_memory.py", "bench_irdm_loss.py")],
+    pytest.param("bench_irdm_loss.py", marks=pytest.mark.slow(seconds=12)),
     pytest.param("bench_gradcache_memory.py", marks=pytest.mark.slow(seconds=60)),  # seven subprocess steps, about a minute
 ])
 def test_cuda_mode_runs(script):

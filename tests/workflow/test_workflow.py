@@ -189,6 +189,7 @@ def test_paper_t2i_prebuilt_bundles_are_an_explicit_alternative(dry_workflow, tm
     assert gone.returncode != 0 and str(tmp_path / "mae_joint_M8192.pt") in gone.stdout
 
 
+@pytest.mark.slow(seconds=16)  # three real jobs
 def test_paper_t2i_prebuilt_bundles_are_checked_then_converted(workflow_copy, tmp_path):
     """t2i_paper_prebuilt on tiny bundles in the official fields ({Z, alpha, sigma, k_rr, beta, d_txt}): a null
     digest is refused with the file's digest and the key to pin it in, a wrong one names the file; pinned, the

@@ -26,6 +26,7 @@ localrules:
     t2i_paper_winrates,
     t2i_paper_geneval_summary,
     t2i_paper_curate,
+    t2i_paper_pool,
     t2i_paper,
 
 
@@ -66,20 +67,18 @@ rule fetch_t2i_released:
 
 
 rule t2i_paper_prompts:
-    """COCO train pairs (reference + prompt pool), the bundled GenEval prompts, both PickScore prompt sets
-    (COCO-val captions, the bundled Pick-a-Pic test prompts)."""
+    """COCO train pairs (the baseline's reference), the bundled GenEval prompts, both PickScore prompt sets
+    (COCO-val captions, the bundled Pick-a-Pic test prompts): the same for every recipe."""
     input:
         geneval=T2P["geneval"]["prompts"],
         pickapic=T2P["pickscore"]["pickapic"]["prompts"],
     output:
         reference=f"{T2P_DIR}/prompts/reference.json",
-        pool=f"{T2P_DIR}/prompts/pool.json",
         geneval=f"{T2P_DIR}/prompts/geneval.json",
         cocoval=f"{T2P_DIR}/prompts/cocoval.json",
         pickapic=f"{T2P_DIR}/prompts/pickapic.json",
     params:
         coco=T2P["coco"],
-        geneval_repeats=T2P["geneval_repeats"],
         pickscore=T2P["pickscore"],
     log:
         f"{WORK}/logs/t2i/prompts.log",
@@ -87,6 +86,24 @@ rule t2i_paper_prompts:
         ENV
     script:
         "../scripts/t2i_paper_prompts.py"
+
+
+rule t2i_paper_pool:
+    """The generator's prompt pool: the COCO captions, then each GenEval prompt geneval_repeats times (the
+    recipe's one say in the prompts, so a recipe change leaves the evaluation prompts and their jobs alone)."""
+    input:
+        reference=rules.t2i_paper_prompts.output.reference,
+        geneval=rules.t2i_paper_prompts.output.geneval,
+    output:
+        f"{T2P_DIR}/prompts/pool.json",
+    params:
+        geneval_repeats=T2P["geneval_repeats"],
+    log:
+        f"{WORK}/logs/t2i/pool.log",
+    conda:
+        ENV
+    script:
+        "../scripts/t2i_paper_pool.py"
 
 
 rule t2i_paper_contexts:
@@ -116,7 +133,7 @@ rule t2i_paper_contexts:
 rule t2i_paper_text:
     """tau: the SigLIP2 text embeddings (L2-normalised) of the prompt pool (its first rows: the COCO captions)."""
     input:
-        prompts=rules.t2i_paper_prompts.output.pool,
+        prompts=rules.t2i_paper_pool.output[0],
     output:
         f"{T2P_DIR}/text/pool.safetensors",
     params:
@@ -341,7 +358,7 @@ rule t2i_paper_train:
     Periodic checkpoints live in {WORK}/work/t2i_<arm>/<hash of config and inputs>/, so a killed job resumes."""
     input:
         reference=f"{T2P_DIR}/reference/{{arm}}.safetensors",
-        pool=rules.t2i_paper_prompts.output.pool,
+        pool=rules.t2i_paper_pool.output[0],
         ctx=f"{T2P_DIR}/ctx/pool.npy",
         text=rules.t2i_paper_text.output[0],
     output:

@@ -1,6 +1,5 @@
-"""Prompt sets of the paper text-to-image stage: the COCO train pairs (reference), the generator prompt pool
-(COCO captions + GenEval prompts x repeats), the bundled GenEval metadata (official file, checked by sha256),
-the two PickScore sets: random COCO-val captions (one seed each) and the bundled Pick-a-Pic test prompts (one
+"""Prompt sets of the paper text-to-image stage that no recipe changes: the COCO train pairs (reference), the
+bundled GenEval metadata (official file, checked by sha256), the two PickScore sets: random COCO-val captions (one seed each) and the bundled Pick-a-Pic test prompts (one
 noise stream, the official protocol)."""
 
 import random
@@ -20,11 +19,6 @@ with rule_log(snakemake.log[0]) as log:
     geneval = load_prompts(snakemake.input.geneval, "t2i.paper.geneval.prompts", sha256=SHA256)
     write_json(out.geneval, {"source": snakemake.input.geneval, "sha256": SHA256, "rows": geneval,
                              "prompts": [r["prompt"] for r in geneval]})
-    # the pool's prompts: the COCO captions (in pair order, so tau of the reference captions is its head),
-    # then each GenEval prompt once; rows repeat each GenEval prompt geneval_repeats times
-    prompts = [q["caption"] for q in pairs] + [r["prompt"] for r in geneval]
-    rows = list(range(len(pairs))) + [len(pairs) + i for i in range(len(geneval)) for _ in range(p.geneval_repeats)]
-    write_json(out.pool, {"prompts": prompts, "rows": rows, "n_reference": len(pairs)})
     val = coco_pairs(coco["root"], coco["val_split"], "t2i.paper.coco.root")
     n, seed = p.pickscore["cocoval"]["n_prompts"], p.pickscore["cocoval"]["seed"]
     if n > len(val):
@@ -37,5 +31,5 @@ with rule_log(snakemake.log[0]) as log:
     pickapic = load_pickapic(snakemake.input.pickapic, "t2i.paper.pickscore.pickapic.prompts")
     write_json(out.pickapic, {"source": snakemake.input.pickapic, "sha256": PICKAPIC_SHA256, "prompts": pickapic,
                               "stream_seed": p.pickscore["pickapic"]["seed"]})
-    log.info("%d reference pairs, pool of %d rows (%d prompts), %d GenEval prompts, %d COCO-val and %d Pick-a-Pic "
-             "PickScore prompts", len(pairs), len(rows), len(prompts), len(geneval), n, len(pickapic))
+    log.info("%d reference pairs, %d GenEval prompts, %d COCO-val and %d Pick-a-Pic PickScore prompts",
+             len(pairs), len(geneval), n, len(pickapic))
