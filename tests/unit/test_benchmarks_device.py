@@ -18,13 +18,12 @@ RUNS = {
                           "--timm", "convnext_nano", "--size", "32"],
     "bench_gradcache_memory.py": ["--small"],
 }
+# the runs that take long enough to leave the quick loop, with their measured seconds
+SLOW = {"bench_irdm_loss.py": 12, "bench_gradcache_memory.py": 60}  # gradcache: seven subprocess steps
 
 
-@pytest.mark.parametrize("script", [
-    *[s for s in RUNS if s not in ("bench_gradcache_memory.py", "bench_irdm_loss.py")],
-    pytest.param("bench_irdm_loss.py", marks=pytest.mark.slow(seconds=12)),
-    pytest.param("bench_gradcache_memory.py", marks=pytest.mark.slow(seconds=60)),  # seven subprocess steps, about a minute
-])
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow(seconds=SLOW[s])) if s in SLOW else s
+                                    for s in RUNS])
 def test_cuda_mode_runs(script):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--device", "cuda", *RUNS[script]],
                           capture_output=True, text=True, timeout=600, cwd=ROOT,

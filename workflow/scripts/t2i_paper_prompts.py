@@ -1,6 +1,6 @@
 """Prompt sets of the paper text-to-image stage that no recipe changes: the COCO train pairs (reference), the
-bundled GenEval metadata (official file, checked by sha256), the two PickScore sets: random COCO-val captions (one seed each) and the bundled Pick-a-Pic test prompts (one
-noise stream, the official protocol)."""
+bundled GenEval metadata (official file, checked by sha256), the two PickScore sets: random COCO-val captions
+(one seed each) and the bundled Pick-a-Pic test prompts (one noise stream, the official protocol)."""
 
 import random
 
