@@ -138,7 +138,7 @@ def test_t2i_claims_compare_through_the_rule():
 
 def test_t2i_view_reads_the_students_seeds(tmp_path):
     """Table 2's students measured over their replicate seeds (primary from metrics/t2i, the rest from seeds/);
-    the teacher stays one value; the spread table lists each student's seeds."""
+    the teacher is one run with the students' pooled s.d.; the spread table lists each student's seeds."""
     (tmp_path / "tables").mkdir()
     (tmp_path / "metrics" / "t2i" / "seeds").mkdir(parents=True)
     pd.DataFrame({"id": ["teacher_nfe4", "student_joint", "student_marginal"], "GenEval": [0.49, 0.56, 0.53],
@@ -154,7 +154,12 @@ def test_t2i_view_reads_the_students_seeds(tmp_path):
     v = t2i_view_ours(tmp_path, noise)
     joint, marginal = v["geneval"]["student_joint"], v["geneval"]["student_marginal"]
     assert joint.values == (0.56, 0.57, 0.58) and marginal.values == (0.53, 0.50, 0.51)
-    assert v["pickscore"]["student_marginal"].values == (9.96, 9.9, 9.8) and v["geneval"]["teacher_nfe4"] == 0.49
+    assert v["pickscore"]["student_marginal"].values == (9.96, 9.9, 9.8)
+    teacher = v["geneval"]["teacher_nfe4"]   # one run: it borrows the students' pooled s.d.
+    pooled = math.sqrt((statistics.variance(joint.values) + statistics.variance(marginal.values)) / 2)
+    assert teacher.values == (0.49,) and teacher.sd == pytest.approx(pooled) and teacher.se == teacher.sd
+    assert v["pickscore"]["teacher_nfe4"].sd == pytest.approx(math.sqrt(
+        (statistics.variance([9.97, 10.1, 10.0]) + statistics.variance([9.96, 9.9, 9.8])) / 2))
     se = math.hypot(statistics.stdev(joint.values), statistics.stdev(marginal.values)) / math.sqrt(3)
     margin = statistics.mean(joint.values) - statistics.mean(marginal.values)
     expected = nz.HOLDS if margin > K * se else nz.FAILS if margin < -K * se else nz.NOISE
