@@ -36,7 +36,6 @@ def test_kill_and_resume(smoke_copy, rule):
     config = smoke_config(workflow_copy, "long.yaml", overrides)
     proc = snakemake(workflow_copy, "--cores", "2", config, weights)
     assert proc.returncode == 0, proc.stdout
-    assert set(re.findall(r"^(?:local)?rule (\w+):$", proc.stdout, re.M)) == {rule}, proc.stdout
     uninterrupted = workflow_copy / "uninterrupted.safetensors"
     shutil.copy(workflow_copy / weights, uninterrupted)
     # the same rule again from nothing (upstream outputs stay): killed half way with everything it started
