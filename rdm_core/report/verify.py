@@ -49,6 +49,12 @@ def _q(values, borrowed_sd=None) -> Measured:
     return Measured(tuple(float(v) for v in values), borrowed_sd)
 
 
+def _borrowing(values: Mapping[str, list]) -> dict[str, Measured]:
+    """Each quantity over its seeds; one of one seed borrows the pooled s.d. of the replicated ones."""
+    borrowed = pooled_sd(_q(v) for v in values.values())
+    return {g: _q(v, None if len(v) > 1 else borrowed) for g, v in values.items()}
+
+
 # ----------------------------------------------------------------------------------------------- views
 def toy_view_ours(results: Path, noise: Mapping) -> dict:
     """Every toy cell that any artifact used, as {(distance, B): {"recall", "med_dist": Measured}}, and the
@@ -108,9 +114,8 @@ class ClassRuns:
         """``score`` of each generator over its seeds; one of one seed borrows the pooled s.d. of the replicated."""
         for g in gens:
             self.runs.setdefault(g, [read_json(self.dir / f"{g}.json")])
-        values = {g: [score(e) for e in runs] for g, runs in self.runs.items()}
-        borrowed = pooled_sd(_q(v) for v in values.values())
-        return {g: _q(values[g], None if len(values[g]) > 1 else borrowed) for g in gens}
+        measured = _borrowing({g: [score(e) for e in runs] for g, runs in self.runs.items()})
+        return {g: measured[g] for g in gens}
 
 
 def _battery(t1: pd.DataFrame) -> list[str]:
@@ -180,10 +185,8 @@ def t2i_view_ours(results: Path, noise: Mapping) -> dict:
                     *(read_json(results / "metrics" / "t2i" / "seeds" / f"{model}_seed{s}.json") for s in seeds)]
             for model in students}
     for score, of_run in (("geneval", lambda r: r["geneval"]["overall"]), ("pickscore", lambda r: r["pickscore"])):
-        view[score] |= {model: Measured(tuple(of_run(r) for r in runs[model])) for model in students}
-        borrowed = pooled_sd(view[score][model] for model in students)
-        view[score] |= {model: _q([value], borrowed) for model, value in view[score].items()
-                        if borrowed is not None and model.startswith("teacher_")}
+        teachers = {model: [value] for model, value in view[score].items() if students and model.startswith("teacher_")}
+        view[score] |= _borrowing({model: [of_run(r) for r in runs[model]] for model in students} | teachers)
     view["note"] = (f"; students over {1 + len(seeds)} seeds, the teacher one (±~ the students' pooled s.d.)"
                     if students else "; one seed each (Table 2 is not replicated: no spread, the sign decides)")
     return view
