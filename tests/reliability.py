@@ -26,7 +26,7 @@ def smoke_config(copy: Path, name: str, overrides: dict) -> str:
     """Write config/smoke.yaml with ``overrides`` laid over it as ``name`` in ``copy``; the --configfile argument.
     (One file: a second --configfile replaces the first rather than lying over it.)"""
     cfg = yaml.safe_load((copy / "config" / "smoke.yaml").read_text())
-    (copy / name).write_text(yaml.safe_dump(_merge(cfg, overrides)))
+    (copy / name).write_text(yaml.safe_dump(_merge(cfg, overrides), sort_keys=False))
     return f"--configfile={name}"
 
 

@@ -34,8 +34,11 @@ def test_kill_and_resume(smoke_copy, rule):
     workflow_copy = smoke_copy
     weights, work, log, overrides, steps = CASES[rule]
     config = smoke_config(workflow_copy, "long.yaml", overrides)
-    proc = snakemake(workflow_copy, "--cores", "2", config, weights)
+    # smoke.yaml's key order kept: the upstream's params are unchanged, so only the forced rule runs (forced:
+    # Snakemake sees no reason to rerun t2i_student when its weights alone are asked for)
+    proc = snakemake(workflow_copy, "--cores", "2", config, "--forcerun", rule, "--", weights)
     assert proc.returncode == 0, proc.stdout
+    assert set(re.findall(r"^(?:local)?rule (\w+):$", proc.stdout, re.M)) == {rule}, proc.stdout
     uninterrupted = workflow_copy / "uninterrupted.safetensors"
     shutil.copy(workflow_copy / weights, uninterrupted)
     # the same rule again from nothing (upstream outputs stay): killed half way with everything it started
