@@ -22,7 +22,7 @@ GPU_RULES = {
     "evaluate_generator", "probes", "preference", "t2i_paper_pickscore", "t2i_paper_geneval_score",  # evaluation
 }
 CPU_RULE = re.compile(r"(table|fig)\d+|toy_\w+|verify|manifest|compute|results_readme|reproduce_all"
-                      r"|fetch_generator|t2i_paper_(prompts|pool|metrics|curve|geneval_summary|curate)|fetch_t2i_released")
+                      r"|fetch_generator|t2i_paper_(prompts|pool|metrics|curve|curate)|fetch_t2i_released")
 
 
 def dry_run_jobs(workdir, *args) -> list[tuple[str, dict[str, str]]]:

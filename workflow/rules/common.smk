@@ -288,6 +288,7 @@ if SCALE == "paper":
                           f"{T2P['recipe']!r}")
     T2P_RELEASED_FILE = f"{T2P_DIR}/released/{os.path.basename(T2P['released']['file'])}"
     T2P_ENCODERS = T2P["reference"]["encoders"] or TRAIN_ENCODERS
+    T2P_PICKSCORE_SETS = ["cocoval", "pickapic"]  # COCO-val captions (the abstract's), Pick-a-Pic test (official)
     T2P_SAVED = sorted({T2P["keeper"], T2P["train"]["steps"], *T2P["curve_steps"]} - {0})  # student weights kept
     T2P_MODELS = [f"teacher_nfe{T2P['teacher_nfe']}", "teacher_nfe1", "student_joint"] + \
         ([] if T2P_RELEASED else ["student_marginal"])

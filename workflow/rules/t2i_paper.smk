@@ -12,7 +12,6 @@ wildcard_constraints:
     arm="joint|marginal",
     model=r"teacher_nfe\d+|student_(joint|marginal)(_s\d+)?",
     pset="pool|geneval|cocoval|pickapic",
-    ps="cocoval|pickapic",
     t2i_weights="|".join(T2I_WEIGHTS),
     shard=r"\d+",
 
@@ -24,7 +23,6 @@ localrules:
     t2i_paper_metrics,
     t2i_paper_curve,
     t2i_paper_winrates,
-    t2i_paper_geneval_summary,
     t2i_paper_curate,
     t2i_paper_pool,
     t2i_paper,
@@ -447,31 +445,18 @@ rule t2i_paper_geneval_score:
         "|| {{ tail -n 20 {log} >&2; exit 1; }}; mv {output}.part {output}"
 
 
-rule t2i_paper_geneval_summary:
-    """GenEval of one model from the scorer's per-image results: the six task scores and their unweighted mean."""
-    input:
-        results=rules.t2i_paper_geneval_score.output[0],
-        images=rules.t2i_paper_geneval_images.output[0],
-    output:
-        f"{T2P_DIR}/geneval/{{model}}/scores.json",
-    log:
-        f"{WORK}/logs/t2i/geneval_summary_{{model}}.log",
-    conda:
-        ENV
-    script:
-        "../scripts/t2i_paper_geneval_summary.py"
-
-
 rule t2i_paper_pickscore:
-    """PickScore_v1 of one model on one prompt set, the same noise for every model: COCO-val (one seed per
-    prompt) or Pick-a-Pic (one noise stream, the official protocol)."""
+    """PickScore_v1 of one model on both prompt sets, the same noise for every model: COCO-val (one seed per
+    prompt) and Pick-a-Pic (one noise stream, the official protocol). One job: the scorer and the generator load
+    once."""
     input:
         unpack(t2p_student_input),
-        prompts=f"{T2P_DIR}/prompts/{{ps}}.json",
-        ctx=f"{T2P_DIR}/ctx/{{ps}}.npy",
+        prompts=expand(f"{T2P_DIR}/prompts/{{ps}}.json", ps=T2P_PICKSCORE_SETS),
+        ctx=expand(f"{T2P_DIR}/ctx/{{ps}}.npy", ps=T2P_PICKSCORE_SETS),
     output:
-        f"{T2P_DIR}/pickscore/{{ps}}/{{model}}.safetensors",
+        expand(f"{T2P_DIR}/pickscore/{{ps}}/{{{{model}}}}.safetensors", ps=T2P_PICKSCORE_SETS),
     params:
+        sets=T2P_PICKSCORE_SETS,
         nfe=lambda wildcards: t2p_model(wildcards.model)[0],
         weights_dir=T2P_WEIGHTS_DIR,
         resolution=T2P["resolution"],
@@ -481,9 +466,9 @@ rule t2i_paper_pickscore:
     resources:
         **t2p_job("pickscore"),
     log:
-        f"{WORK}/logs/t2i/pickscore_{{ps}}_{{model}}.log",
+        f"{WORK}/logs/t2i/pickscore_{{model}}.log",
     benchmark:
-        f"{WORK}/benchmarks/t2i/pickscore_{{ps}}_{{model}}.tsv"
+        f"{WORK}/benchmarks/t2i/pickscore_{{model}}.tsv"
     conda:
         ENV
     script:
@@ -494,7 +479,8 @@ rule t2i_paper_metrics:
     """The contract's metrics file of one model: GenEval per task and overall, mean PickScore on COCO-val (the
     abstract's) and on Pick-a-Pic (the official protocol)."""
     input:
-        geneval=rules.t2i_paper_geneval_summary.output[0],
+        geneval=rules.t2i_paper_geneval_score.output[0],
+        images=rules.t2i_paper_geneval_images.output[0],
         pickscore=f"{T2P_DIR}/pickscore/cocoval/{{model}}.safetensors",
         pickscore_pickapic=f"{T2P_DIR}/pickscore/pickapic/{{model}}.safetensors",
     output:

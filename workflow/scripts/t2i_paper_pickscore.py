@@ -1,5 +1,6 @@
-"""PickScore_v1 of one model on one prompt set, the same noise for every model: per-prompt seeds (COCO-val) or
-one stream seeded ``stream_seed`` (Pick-a-Pic, the official protocol), drawn on the job's device."""
+"""PickScore_v1 of one model on each prompt set, the same noise for every model: per-prompt seeds (COCO-val) or
+one stream seeded ``stream_seed`` (Pick-a-Pic, the official protocol), drawn on the job's device. The scorer and
+the generator load once for all the sets."""
 
 import torch
 
@@ -10,29 +11,29 @@ from rdm_core.representation.text_paper import resolve_t2i_weights
 from rdm_core.runlog import job_device, rule_log
 
 with rule_log(snakemake.log[0], threads=snakemake.threads) as log:
-    p = snakemake.params
+    p, model = snakemake.params, snakemake.wildcards.model
     device = job_device(p.device)
     scorer = load_pickscore(resolve_t2i_weights("pickscore", p.weights_dir),
                             resolve_t2i_weights("pickscore_processor", p.weights_dir), device)
     generator = build_flux2(resolve_t2i_weights("flux2_klein", p.weights_dir), p.nfe,
                             snakemake.input.get("student"), device)
-    contexts = ContextTable(snakemake.input.ctx)
-    sets = read_json(snakemake.input.prompts)
-    prompts = sets["prompts"]
-    if "seeds" in sets:
-        noise = sets["seeds"]
-    else:
-        noise = stream_noise(len(prompts), generator.noise_shape(p.resolution, p.resolution), sets["stream_seed"], device)
     if device == "cpu":
         log.warning("noise drawn on the CPU (no CUDA): the official protocol draws it on the GPU, other images")
-    scores = []
-    for s in range(0, len(prompts), p.batch):
-        idx = list(range(s, min(s + p.batch, len(prompts))))
-        images = render(generator, contexts, idx, noise[s:s + p.batch], p.resolution, device, p.batch)
-        scores.append(scorer.score(to_uint8(images), prompts[s:s + p.batch]))
-        log.info("PickScore: %d/%d", idx[-1] + 1, len(prompts))
-    scores = torch.cat(scores)
-    summary = mean_score(scores)
-    save_tensors(snakemake.output[0], {"scores": scores},
-                 {"model": snakemake.wildcards.model, "prompts": snakemake.wildcards.ps, "nfe": p.nfe, **summary})
-    log.info("PickScore %s on %s: %.4f", snakemake.wildcards.model, snakemake.wildcards.ps, summary["pickscore"])
+    for name, prompt_file, ctx_file, out in zip(p.sets, snakemake.input.prompts, snakemake.input.ctx, snakemake.output):
+        contexts, sets = ContextTable(ctx_file), read_json(prompt_file)
+        prompts = sets["prompts"]
+        if "seeds" in sets:
+            noise = sets["seeds"]
+        else:
+            noise = stream_noise(len(prompts), generator.noise_shape(p.resolution, p.resolution), sets["stream_seed"],
+                                 device)
+        scores = []
+        for s in range(0, len(prompts), p.batch):
+            idx = list(range(s, min(s + p.batch, len(prompts))))
+            images = render(generator, contexts, idx, noise[s:s + p.batch], p.resolution, device, p.batch)
+            scores.append(scorer.score(to_uint8(images), prompts[s:s + p.batch]))
+            log.info("PickScore %s: %d/%d", name, idx[-1] + 1, len(prompts))
+        scores = torch.cat(scores)
+        summary = mean_score(scores)
+        save_tensors(out, {"scores": scores}, {"model": model, "prompts": name, "nfe": p.nfe, **summary})
+        log.info("PickScore %s on %s: %.4f", model, name, summary["pickscore"])
