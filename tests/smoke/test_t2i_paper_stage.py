@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import snakemake
 from tiny_t2i import save_klein, save_pickscore, save_siglip2_text
 
-pytestmark = pytest.mark.slow(seconds=200)
+pytestmark = pytest.mark.slow(seconds=190)
 
 TASKS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 # Fig. 1c's points: an intermediate checkpoint (its own evaluation jobs) in one recipe is enough, the curve rules

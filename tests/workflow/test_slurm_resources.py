@@ -17,7 +17,7 @@ GPU_RULES = {
     "features", "reference",  # the frozen reference
     "irdm_arm", "t2i_paper_train",  # training
     "samples", "t2i_paper_contexts", "t2i_paper_text", "t2i_paper_features", "t2i_paper_reference",
-    "t2i_paper_geneval_images", "t2i_paper_grid",  # rendering and the text-to-image stage's encodings
+    "t2i_paper_geneval_images",  # rendering and the text-to-image stage's encodings
     "t2i_paper_teacher_geneval", "t2i_paper_teacher_coco", "t2i_paper_teacher_kept",  # the geALLcoco teacher renders
     "evaluate_generator", "probes", "preference", "t2i_paper_pickscore", "t2i_paper_geneval_score",  # evaluation
 }

@@ -124,7 +124,7 @@ def test_paper_t2i_lists_every_job(dry_workflow):
     assert paper.count("torchrun --standalone --nproc_per_node=8 workflow/scripts/t2i_paper_train.py") == 2
     artifacts = snakemake(dry_workflow, "-n", "-p", "--configfile=config/paper.yaml", "table2", "fig1").stdout
     for rule in ("t2i_paper_train", "t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve",
-                 "t2i_paper_grid", *GEALL_JOBS):
+                 *GEALL_JOBS):
         assert f"rule {rule}:" in artifacts, rule
     # the default recipe, geALLcoco: the reference is the curated teacher renders, built from scratch, each render
     # stage as curation.shards jobs (16 GenEval render and scoring jobs, 64 COCO scoring jobs, 16 kept-render jobs)
@@ -241,7 +241,7 @@ def test_paper_t2i_use_released_is_evaluation_alone(dry_workflow):
     for rule in ("t2i_paper_train", "t2i_paper_text", "irdm_arm", *GEALL_JOBS):   # no training, no curation
         assert f"rule {rule}:" not in out, rule
     assert "student_marginal" not in out and "student_joint_s" not in out
-    for rule in ("t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve", "t2i_paper_grid", "table2"):
+    for rule in ("t2i_paper_geneval_score", "t2i_paper_pickscore", "t2i_paper_curve", "table2"):
         assert f"rule {rule}:" in out, rule
 
 

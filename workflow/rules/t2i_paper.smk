@@ -448,15 +448,17 @@ rule t2i_paper_geneval_score:
 rule t2i_paper_pickscore:
     """PickScore_v1 of one model on both prompt sets, the same noise for every model: COCO-val (one seed per
     prompt) and Pick-a-Pic (one noise stream, the official protocol). One job: the scorer and the generator load
-    once."""
+    once. Also the model's Fig. 1 sample grid: its first grid.n COCO-val renders."""
     input:
         unpack(t2p_student_input),
         prompts=expand(f"{T2P_DIR}/prompts/{{ps}}.json", ps=T2P_PICKSCORE_SETS),
         ctx=expand(f"{T2P_DIR}/ctx/{{ps}}.npy", ps=T2P_PICKSCORE_SETS),
     output:
-        expand(f"{T2P_DIR}/pickscore/{{ps}}/{{{{model}}}}.safetensors", ps=T2P_PICKSCORE_SETS),
+        scores=expand(f"{T2P_DIR}/pickscore/{{ps}}/{{{{model}}}}.safetensors", ps=T2P_PICKSCORE_SETS),
+        grid=f"{WORK}/t2i/grids/{{model}}.safetensors",
     params:
         sets=T2P_PICKSCORE_SETS,
+        grid_n=T2P["grid"]["n"],
         nfe=lambda wildcards: t2p_model(wildcards.model)[0],
         weights_dir=T2P_WEIGHTS_DIR,
         resolution=T2P["resolution"],
@@ -512,31 +514,6 @@ rule t2i_paper_curve:
         ENV
     script:
         "../scripts/t2i_paper_curve.py"
-
-
-rule t2i_paper_grid:
-    """Fig. 1 sample grid of one model: the first grid.n COCO-val PickScore prompts, on their shared noise."""
-    input:
-        unpack(t2p_student_input),
-        prompts=rules.t2i_paper_prompts.output.cocoval,
-        ctx=f"{T2P_DIR}/ctx/cocoval.npy",
-    output:
-        f"{WORK}/t2i/grids/{{model}}.safetensors",
-    params:
-        nfe=lambda wildcards: t2p_model(wildcards.model)[0],
-        weights_dir=T2P_WEIGHTS_DIR,
-        resolution=T2P["resolution"],
-        n=T2P["grid"]["n"],
-        device=T2P["compute"]["sample"]["device"],
-    threads: t2p_threads("sample")
-    resources:
-        **t2p_job("sample"),
-    log:
-        f"{WORK}/logs/t2i/grid_{{model}}.log",
-    conda:
-        ENV
-    script:
-        "../scripts/t2i_paper_grid.py"
 
 
 rule t2i_paper_winrates:
